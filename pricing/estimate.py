@@ -1,0 +1,228 @@
+"""Training and inference estimates: exact Decimal figures plus the price version they used."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Literal
+
+from pricing.catalogue import ResolvedModel
+from pricing.errors import InvalidEstimateInputError, NotFineTunableError
+from pricing.money import cost_of_tokens
+from pricing.prices import Override, PriceBook
+
+Epochs = int | Literal["auto"]
+DAYS_PER_MONTH = 30
+MAX_EPOCHS = 50
+MIN_EXAMPLES_TO_LAUNCH = 10
+
+
+def default_epochs(n_examples: int) -> int:
+    """OpenAI's rule for n_epochs="auto": 3, stretched for tiny sets and shrunk for huge ones."""
+    if n_examples <= 0:
+        raise InvalidEstimateInputError("a training set needs at least one example")
+    epochs = 3
+    if n_examples * epochs < 100:
+        epochs = min(25, 100 // n_examples)
+    elif n_examples * epochs > 25_000:
+        epochs = max(1, 25_000 // n_examples)
+    return epochs
+
+
+@dataclass(frozen=True)
+class TrainingEstimate:
+    model: str
+    requested_model: str
+    price_version: str
+    as_of: date
+    n_examples: int | None
+    billing_tokens: int
+    n_epochs: int
+    epochs_auto: bool
+    charged_tokens: int
+    usd_per_1m_training_tokens: Decimal
+    price_source: str  # "public" | "override"
+    cost_usd: Decimal
+    warnings: tuple[str, ...] = ()
+
+
+def estimate_training(
+    *,
+    model: ResolvedModel,
+    book: PriceBook,
+    as_of: date,
+    billing_tokens: int | None = None,
+    token_lengths: Sequence[int] | None = None,
+    n_examples: int | None = None,
+    n_epochs: Epochs = "auto",
+    overrides: Iterable[Override] = (),
+    warnings: Iterable[str] = (),
+) -> TrainingEstimate:
+    """Billing tokens x epochs x training price, from a token total or per-example lengths.
+
+    Per-example lengths are capped at the model's training limit (OpenAI truncates longer
+    examples), which is what makes the cookbook's 8,032-token example bill as 4,096 on 0613.
+    """
+    notes = list(warnings)
+    if not model.model.fine_tunable:
+        raise NotFineTunableError(
+            f"{model.id} cannot be fine-tuned; fine-tunable models include "
+            "gpt-3.5-turbo-0125, gpt-4o-mini-2024-07-18, gpt-4o-2024-08-06, gpt-4.1-2025-04-14"
+        )
+    limit = model.model.training_example_limit
+    assert limit is not None
+    if token_lengths is not None:
+        if billing_tokens is not None:
+            raise InvalidEstimateInputError("give either tokens or per-example token lengths, not both")
+        if any(n < 0 for n in token_lengths):
+            raise InvalidEstimateInputError("token lengths must not be negative")
+        truncated = [i + 1 for i, n in enumerate(token_lengths) if n > limit]
+        if truncated:
+            notes.append(
+                f"{len(truncated)} example(s) exceed the {limit:,}-token limit of {model.id} and will be "
+                f"truncated (examples {', '.join(map(str, truncated[:20]))})"
+            )
+        billing_tokens = sum(min(n, limit) for n in token_lengths)
+        n_examples = len(token_lengths)
+    if billing_tokens is None:
+        raise InvalidEstimateInputError("give tokens or per-example token lengths")
+    if billing_tokens < 0:
+        raise InvalidEstimateInputError("tokens must not be negative")
+    if n_examples is not None and n_examples < 0:
+        raise InvalidEstimateInputError("n_examples must not be negative")
+    epochs_auto = n_epochs == "auto"
+    if n_epochs == "auto":
+        if n_examples:
+            epochs = default_epochs(n_examples)
+        else:
+            epochs = 3
+            notes.append("n_epochs=auto without an example count assumes 3 epochs; pass examples for OpenAI's rule")
+    else:
+        if not 1 <= n_epochs <= MAX_EPOCHS:
+            raise InvalidEstimateInputError(f"n_epochs must be between 1 and {MAX_EPOCHS}, or 'auto'")
+        epochs = n_epochs
+    if n_examples is not None and n_examples < MIN_EXAMPLES_TO_LAUNCH:
+        notes.append(f"{n_examples} examples: OpenAI requires at least {MIN_EXAMPLES_TO_LAUNCH} to launch a job")
+    quote = book.quote(model.id, as_of=as_of, overrides=overrides)
+    price = quote.require("usd_per_1m_training_tokens")
+    charged = billing_tokens * epochs
+    return TrainingEstimate(
+        model=model.id, requested_model=model.requested, price_version=quote.version, as_of=as_of,
+        n_examples=n_examples, billing_tokens=billing_tokens, n_epochs=epochs, epochs_auto=epochs_auto,
+        charged_tokens=charged, usd_per_1m_training_tokens=price,
+        price_source=quote.source_of("usd_per_1m_training_tokens"),
+        cost_usd=cost_of_tokens(charged, price), warnings=tuple(notes),
+    )
+
+
+@dataclass(frozen=True)
+class Workload:
+    prompt_tokens: int
+    completion_tokens: int
+    requests_per_day: int
+
+    def __post_init__(self) -> None:
+        for name in ("prompt_tokens", "completion_tokens", "requests_per_day"):
+            if getattr(self, name) < 0:
+                raise InvalidEstimateInputError(f"{name} must not be negative")
+
+
+@dataclass(frozen=True)
+class InferenceEstimate:
+    name: str
+    model: str
+    requested_model: str
+    fine_tuned: bool
+    price_version: str
+    as_of: date
+    workload: Workload
+    usd_per_1m_input_tokens: Decimal
+    usd_per_1m_output_tokens: Decimal
+    price_source: str
+    cost_per_request_usd: Decimal
+    cost_per_day_usd: Decimal
+    cost_per_month_usd: Decimal
+
+
+def estimate_inference(
+    *,
+    model: ResolvedModel,
+    workload: Workload,
+    book: PriceBook,
+    as_of: date,
+    overrides: Iterable[Override] = (),
+    name: str | None = None,
+) -> InferenceEstimate:
+    """Per request, per day and per 30-day month; fine-tuned names use the fine-tuned prices."""
+    quote = book.quote(model.id, as_of=as_of, overrides=overrides)
+    in_field, out_field = (
+        ("usd_per_1m_ft_input_tokens", "usd_per_1m_ft_output_tokens")
+        if model.fine_tuned
+        else ("usd_per_1m_input_tokens", "usd_per_1m_output_tokens")
+    )
+    usd_in, usd_out = quote.require(in_field), quote.require(out_field)
+    per_request = cost_of_tokens(workload.prompt_tokens, usd_in) + cost_of_tokens(workload.completion_tokens, usd_out)
+    per_day = per_request * workload.requests_per_day
+    source = "override" if {in_field, out_field} & quote.overridden else "public"
+    return InferenceEstimate(
+        name=name or model.requested, model=model.id, requested_model=model.requested,
+        fine_tuned=model.fine_tuned, price_version=quote.version, as_of=as_of, workload=workload,
+        usd_per_1m_input_tokens=usd_in, usd_per_1m_output_tokens=usd_out, price_source=source,
+        cost_per_request_usd=per_request, cost_per_day_usd=per_day,
+        cost_per_month_usd=per_day * DAYS_PER_MONTH,
+    )
+
+
+@dataclass(frozen=True)
+class BreakEven:
+    """When a one-time training cost is recovered against one alternative."""
+
+    against: str
+    saving_per_request_usd: Decimal
+    requests: int | None  # None = never: the fine-tuned model costs as much or more per request
+    days: Decimal | None
+
+    @property
+    def never(self) -> bool:
+        return self.requests is None
+
+
+def break_even(
+    *, fine_tuned: InferenceEstimate, alternative: InferenceEstimate, training_cost_usd: Decimal
+) -> BreakEven:
+    saving = alternative.cost_per_request_usd - fine_tuned.cost_per_request_usd
+    if saving <= 0:
+        return BreakEven(alternative.name, saving, None, None)
+    requests = math.ceil(training_cost_usd / saving) if training_cost_usd > 0 else 0
+    per_day = fine_tuned.workload.requests_per_day
+    days = (Decimal(requests) / per_day) if per_day else None
+    return BreakEven(alternative.name, saving, requests, days)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    scenarios: tuple[InferenceEstimate, ...]
+    training: TrainingEstimate | None
+    break_even: tuple[BreakEven, ...] = field(default_factory=tuple)
+
+
+def compare_scenarios(
+    scenarios: Sequence[InferenceEstimate], *, training: TrainingEstimate | None = None
+) -> Comparison:
+    """Scenarios side by side; break-even for every fine-tuned scenario against every other one."""
+    results: list[BreakEven] = []
+    if training is not None:
+        for ft in (s for s in scenarios if s.fine_tuned):
+            for other in (s for s in scenarios if s is not ft and not s.fine_tuned):
+                results.append(break_even(fine_tuned=ft, alternative=other, training_cost_usd=training.cost_usd))
+    return Comparison(tuple(scenarios), training, tuple(results))
+
+
+def shortened_prompt(prompt_tokens: int, cut: Decimal) -> int:
+    """Prompt length after fine-tuning moves instructions into the model (cut=0.9 keeps 10%)."""
+    if not Decimal(0) <= cut < Decimal(1):
+        raise InvalidEstimateInputError("prompt cut must be at least 0 and below 1")
+    return math.ceil(Decimal(prompt_tokens) * (Decimal(1) - cut))

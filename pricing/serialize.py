@@ -1,0 +1,66 @@
+"""Plain-dict views of estimates: the JSON field names shared by the CLI and the REST API."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from pricing.estimate import BreakEven, Comparison, InferenceEstimate, TrainingEstimate
+from pricing.money import format_usd
+
+
+def training_to_dict(e: TrainingEstimate) -> dict[str, Any]:
+    return {
+        "model": e.model,
+        "requested_model": e.requested_model,
+        "price_version": e.price_version,
+        "as_of": e.as_of.isoformat(),
+        "n_examples": e.n_examples,
+        "billing_tokens": e.billing_tokens,
+        "n_epochs": e.n_epochs,
+        "epochs_auto": e.epochs_auto,
+        "charged_tokens": e.charged_tokens,
+        "usd_per_1m_training_tokens": format_usd(e.usd_per_1m_training_tokens),
+        "price_source": e.price_source,
+        "cost_usd": format_usd(e.cost_usd),
+        "warnings": list(e.warnings),
+        "format_errors": [],
+    }
+
+
+def inference_to_dict(e: InferenceEstimate) -> dict[str, Any]:
+    return {
+        "name": e.name,
+        "model": e.model,
+        "requested_model": e.requested_model,
+        "fine_tuned": e.fine_tuned,
+        "price_version": e.price_version,
+        "as_of": e.as_of.isoformat(),
+        "prompt_tokens": e.workload.prompt_tokens,
+        "completion_tokens": e.workload.completion_tokens,
+        "requests_per_day": e.workload.requests_per_day,
+        "usd_per_1m_input_tokens": format_usd(e.usd_per_1m_input_tokens),
+        "usd_per_1m_output_tokens": format_usd(e.usd_per_1m_output_tokens),
+        "price_source": e.price_source,
+        "cost_per_request_usd": format_usd(e.cost_per_request_usd),
+        "cost_per_day_usd": format_usd(e.cost_per_day_usd),
+        "cost_per_month_usd": format_usd(e.cost_per_month_usd),
+    }
+
+
+def break_even_to_dict(b: BreakEven) -> dict[str, Any]:
+    return {
+        "against": b.against,
+        "saving_per_request_usd": format_usd(b.saving_per_request_usd),
+        "never": b.never,
+        "requests": b.requests,
+        "days": None if b.days is None else f"{b.days.quantize(Decimal('0.1'))}",
+    }
+
+
+def comparison_to_dict(c: Comparison) -> dict[str, Any]:
+    return {
+        "scenarios": [inference_to_dict(s) for s in c.scenarios],
+        "training": training_to_dict(c.training) if c.training else None,
+        "break_even": [break_even_to_dict(b) for b in c.break_even],
+    }
