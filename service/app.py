@@ -1,0 +1,79 @@
+"""The FastAPI app factory. Nothing is built at import time; tests call create_app(settings)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any, Protocol
+
+from fastapi import FastAPI
+
+from service.db import create_db_engine, migrate
+from service.problems import install_problem_handlers
+from service.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class BackgroundService(Protocol):
+    """Something the app runs beside the API (job watcher, alert dispatcher)."""
+
+    def start(self) -> None: ...
+    def stop(self) -> None: ...
+
+
+# Each entry builds an optional background service from the app; returns None when disabled.
+BackgroundFactory = Callable[[FastAPI], BackgroundService | None]
+
+
+def _routers() -> list[Any]:
+    from service.auth.router import router as auth
+    from service.estimates.router import router as estimates
+    from service.health.router import router as health
+    from service.prices.router import router as prices
+
+    return [health, auth, prices, estimates]
+
+
+def _background_factories() -> list[BackgroundFactory]:
+    return []
+
+
+def create_app(settings: Settings, *, run_background: bool = True) -> FastAPI:
+    engine = create_db_engine(settings.database_url)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        started: list[BackgroundService] = []
+        if run_background:
+            for factory in _background_factories():
+                svc = factory(app)
+                if svc is not None:
+                    svc.start()
+                    started.append(svc)
+        try:
+            yield
+        finally:
+            for svc in reversed(started):
+                svc.stop()
+            engine.dispose()
+
+    app = FastAPI(
+        title="ratecard",
+        version="0.1.0",
+        summary="Cost and rate-limit planning for teams that fine-tune and run OpenAI models.",
+        description=(
+            "Money is a decimal string in USD, rounded once to 6 places (half-even). "
+            "Authenticate with `Authorization: Bearer rc_...`; scopes: read, estimate, launch, admin. "
+            "Errors are `application/problem+json`."
+        ),
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    migrate(engine)
+    install_problem_handlers(app)
+    for router in _routers():
+        app.include_router(router)
+    return app

@@ -1,0 +1,92 @@
+"""API keys: random, prefixed, shown once, stored only as a SHA-256 hash, compared in constant time."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlmodel import Session, select
+
+from service.auth.models import SCOPES, ApiKey
+from service.errors import Conflict, InvalidInput, NotAuthenticated, NotFound
+from service.types import utcnow
+
+log = logging.getLogger(__name__)
+KEY_PREFIX = "rc_"
+_LOOKUP_CHARS = 8
+
+
+@dataclass(frozen=True)
+class Principal:
+    key_id: int
+    name: str
+    scopes: frozenset[str]
+
+    def has(self, scope: str) -> bool:
+        return scope in self.scopes or "admin" in self.scopes
+
+
+def _hash(secret: str) -> str:
+    # Keys carry 256 bits of randomness, so a fast hash is enough; no salt or KDF needed.
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _lookup_prefix(secret: str) -> str:
+    return secret[: len(KEY_PREFIX) + _LOOKUP_CHARS]
+
+
+def new_secret() -> str:
+    return KEY_PREFIX + secrets.token_urlsafe(32)
+
+
+def create_key(session: Session, *, name: str, scopes: Iterable[str], secret: str | None = None) -> tuple[ApiKey, str]:
+    scope_list = sorted(set(scopes))
+    unknown = [s for s in scope_list if s not in SCOPES]
+    if unknown or not scope_list:
+        raise InvalidInput(f"scopes must be a non-empty subset of {', '.join(SCOPES)}; got {', '.join(unknown) or 'none'}")
+    if session.exec(select(ApiKey).where(ApiKey.name == name)).first():
+        raise Conflict(f"an API key named {name!r} already exists")
+    secret = secret or new_secret()
+    if not secret.startswith(KEY_PREFIX) or len(secret) < 24:
+        raise InvalidInput(f"API keys start with {KEY_PREFIX!r} and are at least 24 characters")
+    key = ApiKey(name=name, prefix=_lookup_prefix(secret), key_hash=_hash(secret), scopes=" ".join(scope_list))
+    session.add(key)
+    session.flush()
+    log.info("created API key %s (%s) with scopes %s", key.id, name, key.scopes)
+    return key, secret
+
+
+def authenticate(session: Session, *, secret: str) -> Principal:
+    candidates = session.exec(select(ApiKey).where(ApiKey.prefix == _lookup_prefix(secret))).all()
+    digest = _hash(secret)
+    match = None
+    for key in candidates:
+        if hmac.compare_digest(key.key_hash, digest):
+            match = key
+    if match is None or match.revoked_at is not None:
+        raise NotAuthenticated("invalid or revoked API key")
+    assert match.id is not None
+    return Principal(match.id, match.name, match.scope_set)
+
+
+def list_keys(session: Session) -> list[ApiKey]:
+    return list(session.exec(select(ApiKey).order_by(ApiKey.id)).all())  # type: ignore[arg-type]
+
+
+def revoke_key(session: Session, *, key_id: int) -> ApiKey:
+    key = session.get(ApiKey, key_id)
+    if key is None:
+        raise NotFound(f"no API key {key_id}")
+    if key.revoked_at is None:
+        key.revoked_at = utcnow()
+        session.add(key)
+        log.info("revoked API key %s (%s)", key.id, key.name)
+    return key
+
+
+def has_any_key(session: Session) -> bool:
+    return session.exec(select(ApiKey.id).limit(1)).first() is not None

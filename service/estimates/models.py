@@ -1,0 +1,27 @@
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import JSON, Column
+from sqlmodel import Field, SQLModel
+
+from service.types import Money, UTCDateTime, utcnow
+
+
+class EstimateRecord(SQLModel, table=True):
+    """Every estimate the service gave: who asked, when, with which inputs and price version."""
+
+    __tablename__ = "estimates"
+
+    id: str = Field(primary_key=True, max_length=40)
+    kind: str = Field(max_length=20, index=True)  # "training" | "inference"
+    requested_by: str = Field(max_length=100, index=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False, index=True))
+    model: str = Field(max_length=200, index=True)
+    as_of: date
+    price_version: str = Field(max_length=64)
+    cost_usd: Decimal = Field(sa_column=Column(Money(), nullable=False))
+    inputs: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    result: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))

@@ -1,0 +1,73 @@
+"""The one place errors become HTTP: RFC 9457 problem responses, never a stack trace."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from pricing import errors as pe
+from service.errors import ServiceError
+
+log = logging.getLogger(__name__)
+PROBLEM = "application/problem+json"
+
+_PRICING_STATUS: list[tuple[type[pe.PricingError], int, str]] = [
+    (pe.UnknownModelError, 422, "Unknown model"),
+    (pe.ModelNotAvailableError, 422, "Model not available on that date"),
+    (pe.NotFineTunableError, 422, "Model cannot be fine-tuned"),
+    (pe.UnknownPriceError, 422, "Price unknown"),
+    (pe.UnknownPriceVersionError, 404, "Unknown price version"),
+    (pe.PriceVersionConflictError, 409, "Price version is immutable"),
+    (pe.InvalidPriceTableError, 422, "Invalid price table"),
+    (pe.InvalidEstimateInputError, 422, "Invalid estimate input"),
+    (pe.DatasetError, 422, "Unreadable training file"),
+    (pe.TokenizerIntegrityError, 503, "Tokenizer files failed verification"),
+]
+
+
+def problem(status: int, title: str, detail: str, **extra: Any) -> JSONResponse:
+    body = {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}
+    return JSONResponse(body, status_code=status, media_type=PROBLEM,
+                        headers={"WWW-Authenticate": "Bearer"} if status == 401 else None)
+
+
+def _pricing_extra(exc: pe.PricingError) -> dict[str, Any]:
+    if isinstance(exc, pe.UnknownModelError):
+        return {"model": exc.name, "suggestions": exc.suggestions}
+    if isinstance(exc, pe.UnknownPriceError):
+        return {"model": exc.model, "field": exc.field, "price_version": exc.version,
+                "how_to_fix": f"PUT /v1/prices/overrides with model={exc.model} field={exc.field}"}
+    return {}
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ServiceError)
+    async def _service_error(_: Request, exc: ServiceError) -> JSONResponse:
+        return problem(exc.status, exc.title, exc.detail, **exc.extra)
+
+    @app.exception_handler(pe.PricingError)
+    async def _pricing_error(_: Request, exc: pe.PricingError) -> JSONResponse:
+        for cls, status, title in _PRICING_STATUS:
+            if isinstance(exc, cls):
+                return problem(status, title, str(exc), **_pricing_extra(exc))
+        return problem(422, "Pricing error", str(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")} for e in exc.errors()]
+        summary = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in errors[:5])
+        return problem(422, "Invalid request", summary or "invalid request", errors=errors)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return problem(exc.status_code, str(exc.detail), str(exc.detail))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return problem(500, "Internal error", "an unexpected error occurred; it has been logged")

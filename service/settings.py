@@ -1,0 +1,45 @@
+"""Service settings, read from RATECARD_* environment variables (and a .env file if present)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="RATECARD_", env_file=".env", extra="ignore")
+
+    database_url: str = Field("sqlite:///./ratecard.db", description="SQLAlchemy URL; postgresql+psycopg://... for production")
+    admin_api_key: SecretStr | None = Field(None, description="admin key to create on first start instead of a random one")
+    host: str = "127.0.0.1"
+    port: int = 8000
+    log_level: str = "INFO"
+    upload_dir: Path | None = Field(None, description="where uploaded training files are spooled (default: system temp)")
+    max_upload_bytes: int = Field(1024**3, description="largest training file accepted for estimates (1 GiB)")
+
+    redis_url: str | None = Field(None, description="optional shared store for TPM windows across replicas")
+    tpm_alert_threshold_pct: int = Field(80, ge=1, le=100)
+
+    openai_base_url: str = "https://api.openai.com/v1"
+    openai_api_key: SecretStr | None = None
+    openai_organization: str | None = None
+    openai_project: str | None = None
+    openai_timeout_seconds: float = 30.0
+    watch_interval_seconds: float = Field(30.0, gt=0)
+    run_watcher: bool = Field(True, description="run the job watcher inside `ratecard serve`")
+
+    slack_api_url: str = "https://slack.com/api/"
+    slack_bot_token: SecretStr | None = None
+    slack_signing_secret: SecretStr | None = None
+    slack_app_token: SecretStr | None = None
+    dispatch_interval_seconds: float = Field(2.0, gt=0)
+
+    service_url: str = "http://127.0.0.1:8000"
+    service_api_key: SecretStr | None = None
+
+
+def get_settings(**overrides: object) -> Settings:
+    """Build settings from the environment; keyword overrides win (tests and the CLI use them)."""
+    return Settings(**overrides)  # type: ignore[arg-type]

@@ -1,0 +1,71 @@
+import pytest
+
+from service.auth.models import ApiKey
+from service.db import session_scope
+
+
+def test_keys__missing_key_is_401_problem(api):
+    r = api.anon.get("/v1/prices/versions")
+    assert r.status_code == 401
+    assert r.headers["content-type"].startswith("application/problem+json")
+    assert r.json()["status"] == 401
+
+
+def test_keys__wrong_key_is_401(api):
+    from tests.service.conftest import client_for
+
+    with client_for(api.app, "rc_not_a_real_key_at_all_000000") as c:
+        assert c.get("/v1/prices/versions").status_code == 401
+
+
+def test_keys__key_in_query_string_is_not_accepted(api):
+    from tests.service.conftest import ADMIN_SECRET
+
+    assert api.anon.get("/v1/prices/versions", params={"api_key": ADMIN_SECRET}).status_code == 401
+
+
+def test_keys__read_key_cannot_estimate_403(api):
+    finance = api.client_with("read", name="finance")
+    assert finance.get("/v1/prices/versions").status_code == 200
+    r = finance.post("/v1/estimates/training", json={"model": "gpt-3.5-turbo", "tokens": 1})
+    assert r.status_code == 403
+    assert "estimate" in r.json()["detail"]
+
+
+def test_keys__created_once_listed_without_secret_and_revocable(api):
+    r = api.admin.post("/v1/keys", json={"name": "bot", "scopes": ["estimate", "launch", "read"]})
+    assert r.status_code == 201
+    created = r.json()
+    assert created["secret"].startswith("rc_")
+    listed = api.admin.get("/v1/keys").json()
+    assert all("secret" not in k for k in listed)
+    assert "bot" in [k["name"] for k in listed]
+    from tests.service.conftest import client_for
+
+    with client_for(api.app, created["secret"]) as bot:
+        assert bot.get("/v1/prices/versions").status_code == 200
+        assert api.admin.delete(f"/v1/keys/{created['id']}").status_code == 200
+        assert bot.get("/v1/prices/versions").status_code == 401
+
+
+def test_keys__stored_only_as_hash(api):
+    secret = api.admin.post("/v1/keys", json={"name": "x", "scopes": ["read"]}).json()["secret"]
+    with session_scope(api.app.state.engine) as session:
+        from sqlmodel import select
+
+        rows = session.exec(select(ApiKey)).all()
+        assert all(secret not in (r.key_hash, r.prefix) for r in rows)
+
+
+@pytest.mark.parametrize("body", [{"name": "a", "scopes": ["root"]}, {"name": "a", "scopes": []}, {"name": "", "scopes": ["read"]}])
+def test_keys__invalid_create_is_422(api, body):
+    assert api.admin.post("/v1/keys", json=body).status_code == 422
+
+
+def test_keys__duplicate_name_is_409(api):
+    api.admin.post("/v1/keys", json={"name": "dup", "scopes": ["read"]})
+    assert api.admin.post("/v1/keys", json={"name": "dup", "scopes": ["read"]}).status_code == 409
+
+
+def test_keys__non_admin_cannot_manage_keys(api):
+    assert api.client_with("read", "estimate", "launch").get("/v1/keys").status_code == 403
