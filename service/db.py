@@ -52,8 +52,8 @@ def migrate(engine: Engine) -> None:
     cfg = alembic_config(engine.url.render_as_string(hide_password=False))
     with engine.begin() as connection:
         cfg.attributes["connection"] = connection
-        command.upgrade(cfg, "head")
-    log.info("database schema is at head (%s)", engine.url.render_as_string(hide_password=True))
+        command.upgrade(cfg, "heads")
+    log.info("database schema is at heads (%s)", engine.url.render_as_string(hide_password=True))
 
 
 @contextmanager
