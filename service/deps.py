@@ -38,14 +38,14 @@ SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 
 
 def get_principal(
-    engine: Annotated[Engine, Depends(get_engine)],
+    session: SessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
     # Keys are accepted only in the Authorization header, never in a query string (they leak into logs).
+    # The request's own session is reused: one connection and one transaction per request.
     if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
         raise NotAuthenticated("missing API key: send `Authorization: Bearer rc_...`")
-    with session_scope(engine) as session:
-        return authenticate(session, secret=credentials.credentials)
+    return authenticate(session, secret=credentials.credentials)
 
 
 def require(scope: str) -> Callable[..., Principal]:

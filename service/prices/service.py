@@ -18,12 +18,29 @@ from service.types import utcnow
 log = logging.getLogger(__name__)
 
 
+_book_cache: dict[tuple[str, tuple[tuple[int, str], ...]], PriceBook] = {}
+
+
 def load_price_book(session: Session) -> PriceBook:
-    """Shipped versions, then published ones in publication order (each validated again on load)."""
+    """Shipped versions, then published ones in publication order (each validated again on load).
+
+    Published versions are immutable, so the book is a pure function of which rows exist: it is
+    cached by their ids and every replica sees a new version on its next request.
+    """
+    published = session.exec(
+        select(PublishedPriceVersion.id, PublishedPriceVersion.version).order_by(PublishedPriceVersion.id)  # type: ignore[arg-type]
+    ).all()
+    key = (str(session.get_bind().engine.url), tuple((int(i), str(v)) for i, v in published))
+    cached = _book_cache.get(key)
+    if cached is not None:
+        return cached
     book = load_builtin_price_book()
     rows = session.exec(select(PublishedPriceVersion).order_by(PublishedPriceVersion.id)).all()  # type: ignore[arg-type]
     for row in rows:
         book = book.with_version(parse_version(row.body, published_by=row.published_by))
+    if len(_book_cache) > 16:
+        _book_cache.clear()
+    _book_cache[key] = book
     return book
 
 
