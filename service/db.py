@@ -10,11 +10,12 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session, create_engine
 
 log = logging.getLogger(__name__)
+_MIGRATION_LOCK_KEY = 0x7261746563617264  # "ratecard"
 
 
 def is_sqlite(engine: Engine) -> bool:
@@ -51,6 +52,9 @@ def migrate(engine: Engine) -> None:
     """Create or upgrade the schema in place (the same migrations on SQLite and PostgreSQL)."""
     cfg = alembic_config(engine.url.render_as_string(hide_password=False))
     with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            # Replicas starting together must not run the same migration twice: serialise them.
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK_KEY})
         cfg.attributes["connection"] = connection
         command.upgrade(cfg, "heads")
     log.info("database schema is at heads (%s)", engine.url.render_as_string(hide_password=True))
