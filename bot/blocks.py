@@ -377,6 +377,20 @@ def launch_started(job: Job, *, user_id: str, replayed: bool, notify: str | None
     )
 
 
+def launch_failed(err: ServiceClientError, *, user_id: str, model: str) -> Message:
+    """Replaces the 'Launching…' message; the reasons with figures follow ephemerally."""
+    return message(
+        f"Launch of {model} failed: {err.title}",
+        [
+            section(
+                f":x: {mention(user_id)}'s launch of *{esc(model)}* did not start: "
+                f"{esc(err.title)}."
+            )
+        ],
+        replace_original=True,
+    )
+
+
 def launch_cancelled(user_id: str, model: str) -> Message:
     return message(
         f"Launch of {model} cancelled; nothing was started.",

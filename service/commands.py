@@ -45,7 +45,79 @@ def cmd_serve(args: argparse.Namespace) -> int:
             f"    {secret}\n"
             "  Use it as `Authorization: Bearer <key>`; create narrower keys with POST /v1/keys.\n\n"
         )
+    mount_slack_if_configured(app, settings)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level.lower())
+    return 0
+
+
+def bootstrap_bot_key(app: Any, settings: Any) -> str:
+    """The embedded bot's API key (read, estimate, launch): RATECARD_SERVICE_API_KEY, or one derived
+    from the Slack signing secret, created on first start. Derived, so every restart and replica
+    finds the same key without storing a secret; whoever holds the signing secret can already act
+    as the bot."""
+    import hashlib
+    import hmac
+    from base64 import urlsafe_b64encode
+
+    from sqlmodel import select
+
+    from service.auth.models import ApiKey
+    from service.auth.service import create_key
+    from service.db import session_scope
+
+    if settings.service_api_key is not None:
+        return str(settings.service_api_key.get_secret_value())
+    signing_secret = settings.slack_signing_secret.get_secret_value().encode()
+    digest = hmac.new(signing_secret, b"ratecard slack bot key", hashlib.sha256).digest()
+    secret = "rc_" + urlsafe_b64encode(digest).decode().rstrip("=")
+    name = "slack-bot-" + hashlib.sha256(secret.encode()).hexdigest()[:8]
+    with session_scope(app.state.engine) as session:
+        if session.exec(select(ApiKey).where(ApiKey.name == name)).first() is None:
+            create_key(session, name=name, scopes=["read", "estimate", "launch"], secret=secret)
+            log.info("created the Slack bot's API key %s", name)
+    return secret
+
+
+def mount_slack_if_configured(app: Any, settings: Any) -> None:
+    """Serve /slack/events from this process when the Slack signing secret and bot token are set."""
+    from bot.mount import mount_slack, slack_configured
+
+    if not slack_configured(settings):
+        return
+    wildcard = settings.host in ("0.0.0.0", "::", "")  # noqa: S104
+    host = "127.0.0.1" if wildcard else settings.host
+    url = f"http://[{host}]:{settings.port}" if ":" in host else f"http://{host}:{settings.port}"
+    mount_slack(app, settings, service_url=url, service_api_key=bootstrap_bot_key(app, settings))
+    log.info("serving Slack at /slack/events")
+
+
+def cmd_bot(args: argparse.Namespace) -> int:
+    import asyncio
+
+    import uvicorn
+
+    from bot.mount import build_bot_http_app, run_socket_mode
+    from service.settings import get_settings
+
+    given = {"host": args.host, "port": args.port}
+    overrides: dict[str, Any] = {k: v for k, v in given.items() if v}
+    settings = get_settings(**overrides)
+    logging.getLogger().setLevel(settings.log_level.upper())
+    needed = [("RATECARD_SLACK_BOT_TOKEN", settings.slack_bot_token),
+              ("RATECARD_SERVICE_API_KEY", settings.service_api_key)]
+    if args.socket_mode:
+        needed.append(("RATECARD_SLACK_APP_TOKEN", settings.slack_app_token))
+    else:
+        needed.append(("RATECARD_SLACK_SIGNING_SECRET", settings.slack_signing_secret))
+    missing = [name for name, value in needed if value is None]
+    if missing:
+        sys.stderr.write(f"ratecard bot: set {', '.join(missing)}\n")
+        return 2
+    if args.socket_mode:
+        asyncio.run(run_socket_mode(settings))
+        return 0
+    uvicorn.run(build_bot_http_app(settings), host=settings.host, port=settings.port,
+                log_level=settings.log_level.lower())
     return 0
 
 
@@ -54,3 +126,11 @@ def add_commands(sub: Any) -> None:
     serve.add_argument("--host", help="bind address (default 127.0.0.1; RATECARD_HOST)")
     serve.add_argument("--port", type=int, help="port (default 8000; RATECARD_PORT)")
     serve.set_defaults(func=cmd_serve)
+
+    bot = sub.add_parser("bot", help="run the Slack bot alone against RATECARD_SERVICE_URL "
+                         "(HTTP at /slack/events, or --socket-mode)")
+    bot.add_argument("--socket-mode", action="store_true",
+                     help="connect out to Slack with RATECARD_SLACK_APP_TOKEN (no public URL)")
+    bot.add_argument("--host", help="bind address in HTTP mode (RATECARD_HOST)")
+    bot.add_argument("--port", type=int, help="port in HTTP mode (RATECARD_PORT)")
+    bot.set_defaults(func=cmd_bot)

@@ -38,6 +38,8 @@ class Settings(BaseSettings):
 
     service_url: str = "http://127.0.0.1:8000"
     service_api_key: SecretStr | None = None
+    slack_default_team: str = Field("default", pattern=r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,99}$",
+                                    description="team charged for /launch and /estimate file=... when no team= is given")
 
 
 def get_settings(**overrides: object) -> Settings:

@@ -1,0 +1,122 @@
+"""Serving the Slack app over HTTP: inside `ratecard serve` (embedded) or alone (`ratecard bot`).
+
+Either way the bot reaches the service only through its REST API (`ServiceClient`), over loopback
+HTTP in the embedded mode, so the same code runs when the bot lives on another host.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from slack_bolt.adapter.fastapi.async_handler import AsyncSlackRequestHandler
+
+from bot.app import RatecardBoltApp, create_bolt_app
+from bot.signature import signature_problem
+from service.client import ServiceClient
+from service.settings import Settings
+
+log = logging.getLogger(__name__)
+EVENTS_PATH = "/slack/events"
+
+
+def slack_configured(settings: Settings) -> bool:
+    return settings.slack_signing_secret is not None and settings.slack_bot_token is not None
+
+
+def mount_slack(
+    app: FastAPI,
+    settings: Settings,
+    *,
+    service_url: str,
+    service_api_key: str,
+    wall_clock: Callable[[], float] = time.time,
+    default_team: str | None = None,
+) -> RatecardBoltApp:
+    """Add POST /slack/events to `app`; its tasks are drained when `app` stops."""
+    if settings.slack_signing_secret is None:
+        raise ValueError("RATECARD_SLACK_SIGNING_SECRET is required to serve Slack over HTTP")
+    secret = settings.slack_signing_secret.get_secret_value()
+    client = ServiceClient(service_url, service_api_key, user_agent="ratecard-slack-bot")
+    bolt = create_bolt_app(
+        settings, client, default_team=default_team or settings.slack_default_team
+    )
+    handler = AsyncSlackRequestHandler(bolt)
+
+    async def slack_events(request: Request) -> Response:
+        body = await request.body()
+        problem = signature_problem(secret, request.headers, body, now=wall_clock())
+        if problem is not None:
+            # Never log the body or the signature: neither helps, and bodies carry user text.
+            log.info("refused a Slack request: %s", problem)
+            return JSONResponse({"error": "invalid request"}, status_code=401)
+        return await handler.handle(request)
+
+    app.add_api_route(EVENTS_PATH, slack_events, methods=["POST"], include_in_schema=False)
+    _close_with(app, bolt)
+    app.state.slack_bot = bolt
+    return bolt
+
+
+def _close_with(app: FastAPI, bolt: RatecardBoltApp) -> None:
+    previous = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(a: Any) -> AsyncIterator[Any]:
+        async with previous(a) as state:
+            try:
+                yield state
+            finally:
+                await bolt.aclose()
+
+    app.router.lifespan_context = lifespan
+
+
+def build_bot_http_app(settings: Settings) -> FastAPI:
+    """`ratecard bot`: the Slack endpoint alone, calling the service at RATECARD_SERVICE_URL."""
+    if settings.service_api_key is None:
+        raise ValueError(
+            "RATECARD_SERVICE_API_KEY is required: create a key with scopes read, estimate "
+            "and launch (POST /v1/keys) for the bot"
+        )
+    app = FastAPI(title="ratecard Slack bot", docs_url=None, redoc_url=None, openapi_url=None)
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    mount_slack(
+        app,
+        settings,
+        service_url=settings.service_url,
+        service_api_key=settings.service_api_key.get_secret_value(),
+    )
+    return app
+
+
+async def run_socket_mode(settings: Settings) -> None:
+    """`ratecard bot --socket-mode`: no public URL; Slack delivers over a WebSocket."""
+    from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+    if settings.slack_app_token is None:
+        raise ValueError("RATECARD_SLACK_APP_TOKEN (xapp-...) is required for Socket Mode")
+    if settings.service_api_key is None:
+        raise ValueError(
+            "RATECARD_SERVICE_API_KEY is required: the bot calls the service's REST API"
+        )
+    client = ServiceClient(
+        settings.service_url,
+        settings.service_api_key.get_secret_value(),
+        user_agent="ratecard-slack-bot",
+    )
+    bolt = create_bolt_app(settings, client, default_team=settings.slack_default_team)
+    handler = AsyncSocketModeHandler(bolt, settings.slack_app_token.get_secret_value())
+    try:
+        await handler.start_async()
+    finally:
+        await bolt.aclose()
