@@ -28,16 +28,19 @@ BackgroundFactory = Callable[[FastAPI], BackgroundService | None]
 
 
 def _routers() -> list[Any]:
+    from service.alerts.router import router as alerts
     from service.auth.router import router as auth
     from service.estimates.router import router as estimates
     from service.health.router import router as health
     from service.prices.router import router as prices
 
-    return [health, auth, prices, estimates]
+    return [health, auth, prices, estimates, alerts]
 
 
 def _background_factories() -> list[BackgroundFactory]:
-    return []
+    from service.alerts.dispatcher import dispatcher_factory
+
+    return [dispatcher_factory]
 
 
 def create_app(settings: Settings, *, run_background: bool = True) -> FastAPI:

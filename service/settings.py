@@ -35,6 +35,19 @@ class Settings(BaseSettings):
     slack_signing_secret: SecretStr | None = None
     slack_app_token: SecretStr | None = None
     dispatch_interval_seconds: float = Field(2.0, gt=0)
+    run_dispatcher: bool = Field(True, description="run the alert dispatcher inside `ratecard serve`")
+    webhook_allow_loopback: bool = Field(
+        False, description="allow webhook URLs on loopback addresses (tests, demos); the service's own "
+        "host:port is refused regardless")
+    webhook_timeout_seconds: float = Field(10.0, gt=0, description="per-request timeout for webhooks and Slack")
+    alert_retry_base_seconds: float = Field(
+        10.0, gt=0, description="first retry delay of a failed alert; doubles per attempt, with jitter")
+    alert_retry_max_delay_seconds: float = Field(3600.0, gt=0, description="longest wait between two attempts")
+    alert_retry_window_seconds: float = Field(
+        86400.0, gt=0, description="how long an alert keeps being retried before it is marked failed")
+    alert_lease_seconds: float = Field(
+        120.0, gt=0, description="a claimed alert not finished within this time (crashed replica) is sent again")
+    alert_batch_size: int = Field(20, ge=1, le=500, description="alerts claimed per dispatcher round")
 
     service_url: str = "http://127.0.0.1:8000"
     service_api_key: SecretStr | None = None

@@ -1,8 +1,9 @@
 """Domain events written in the same transaction as the state change that caused them (outbox).
 
-Producers (the job watcher, the TPM tracker) call ``publish_event`` with their open session; the
-alerts dispatcher turns committed events into deliveries. A rollback drops the event with the
-change, so nothing is announced that did not happen.
+Producers (the job watcher, the TPM tracker) call ``publish_event`` with their open session; it
+also inserts one delivery row per matching subscription, and the alerts dispatcher sends the
+committed rows. A rollback drops the event and its alerts with the change, so nothing is announced
+that did not happen.
 """
 
 from __future__ import annotations
@@ -29,12 +30,18 @@ class Event(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     kind: str = Field(max_length=50, index=True)
     subject: str = Field(max_length=200, index=True)  # job id or TPM pool "org/family"
-    dedupe_key: str = Field(max_length=300)  # one event per transition, e.g. "job.finished:ftjob-1:succeeded"
+    dedupe_key: str = Field(
+        max_length=300
+    )  # one event per transition, e.g. "job.finished:ftjob-1:succeeded"
     payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
-    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)
+    )
 
 
-def publish_event(session: Session, *, kind: str, subject: str, dedupe_key: str, payload: dict[str, Any]) -> Event | None:
+def publish_event(
+    session: Session, *, kind: str, subject: str, dedupe_key: str, payload: dict[str, Any]
+) -> Event | None:
     """Record an event once per dedupe_key; returns None when it was already recorded."""
     existing = session.exec(select(Event).where(Event.dedupe_key == dedupe_key)).first()
     if existing is not None:
@@ -43,4 +50,9 @@ def publish_event(session: Session, *, kind: str, subject: str, dedupe_key: str,
     session.add(event)
     session.flush()
     log.info("event %s %s recorded", kind, subject)
+    # Imported here: the fan-out module imports this one (Event) for its queries.
+    from service.alerts.fanout import fan_out
+
+    # Same session, same transaction: the alert rows commit or roll back with the state change.
+    fan_out(session, event)
     return event
