@@ -33,8 +33,9 @@ def _routers() -> list[Any]:
     from service.estimates.router import router as estimates
     from service.health.router import router as health
     from service.prices.router import router as prices
+    from service.usage.router import router as usage
 
-    return [health, auth, prices, estimates, alerts]
+    return [health, auth, prices, estimates, usage, alerts]
 
 
 def _background_factories() -> list[BackgroundFactory]:

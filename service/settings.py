@@ -21,6 +21,9 @@ class Settings(BaseSettings):
 
     redis_url: str | None = Field(None, description="optional shared store for TPM windows across replicas")
     tpm_alert_threshold_pct: int = Field(80, ge=1, le=100)
+    tpm_alert_rearm_pct: int = Field(10, ge=0, le=100, description="after a TPM alert, utilisation must fall this many points below the threshold before the next one")
+    usage_tier: str | None = Field(None, pattern=r"^(free|[1-5])$", description="OpenAI usage tier whose default limits apply until a limit is set or learned (default: the tier table's default_tier)")
+    usage_retention_days: int = Field(400, ge=8, description="per-minute usage history kept for reports")
 
     openai_base_url: str = "https://api.openai.com/v1"
     openai_api_key: SecretStr | None = None

@@ -1,0 +1,1 @@
+"""Usage feature: shared tokens-per-minute pools per organisation and model family."""

@@ -1,0 +1,180 @@
+"""SQL for the usage counters: atomic upserts into time buckets and bounded range reads.
+
+Both SQLite and PostgreSQL support ``INSERT ... ON CONFLICT``, so one code path serves the
+embedded default and a shared PostgreSQL behind several replicas. Concurrent writers never lose an
+increment (the database adds ``excluded.tokens`` to the stored row), and rows are always written
+in sorted key order so two replicas' transactions cannot deadlock on each other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Table, delete, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session, SQLModel
+
+from service.usage.models import UsageBucket, UsagePool, UsageRequestId
+
+BUCKETS: Table = SQLModel.metadata.tables[UsageBucket.__tablename__]
+REQUEST_IDS: Table = SQLModel.metadata.tables[UsageRequestId.__tablename__]
+POOLS: Table = SQLModel.metadata.tables[UsagePool.__tablename__]
+
+
+@dataclass(frozen=True)
+class Counts:
+    tokens: int = 0
+    requests: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    def __add__(self, other: Counts) -> Counts:
+        return Counts(
+            self.tokens + other.tokens,
+            self.requests + other.requests,
+            self.prompt_tokens + other.prompt_tokens,
+            self.completion_tokens + other.completion_tokens,
+        )
+
+
+BucketKey = tuple[str, str, int, str]  # (org, family, bucket, model)
+
+
+def dialect_insert(session: Session, table: Table) -> Any:
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
+
+
+def claim_request_ids(session: Session, *, org: str, ids: Sequence[tuple[str, int]]) -> set[str]:
+    """Record request ids not seen before for ``org``; returns those that are new.
+
+    On PostgreSQL a concurrent transaction claiming the same id waits for this one to commit and
+    then finds it taken, so an id is counted once across replicas.
+    """
+    if not ids:
+        return set()
+    stmt = dialect_insert(session, REQUEST_IDS).on_conflict_do_nothing(
+        index_elements=["org", "request_id"]
+    )
+    rows = [{"org": org, "request_id": rid, "event_ts": ts} for rid, ts in sorted(ids)]
+    claimed: set[str] = set()
+    # Chunked so each statement stays under SQLite's bound-parameter limit.
+    for start in range(0, len(rows), 2000):
+        result = session.execute(
+            stmt.values(rows[start : start + 2000]).returning(REQUEST_IDS.c.request_id)
+        )
+        claimed.update(result.scalars())
+    return claimed
+
+
+def add_to_buckets(session: Session, counts: dict[BucketKey, Counts]) -> None:
+    if not counts:
+        return
+    base = dialect_insert(session, BUCKETS)
+    stmt = base.on_conflict_do_update(
+        index_elements=["org", "family", "bucket", "model"],
+        set_={
+            "tokens": BUCKETS.c.tokens + base.excluded.tokens,
+            "requests": BUCKETS.c.requests + base.excluded.requests,
+            "prompt_tokens": BUCKETS.c.prompt_tokens + base.excluded.prompt_tokens,
+            "completion_tokens": BUCKETS.c.completion_tokens + base.excluded.completion_tokens,
+        },
+    )
+    rows = [
+        {
+            "org": org,
+            "family": family,
+            "bucket": bucket,
+            "model": model,
+            "tokens": c.tokens,
+            "requests": c.requests,
+            "prompt_tokens": c.prompt_tokens,
+            "completion_tokens": c.completion_tokens,
+        }
+        for (org, family, bucket, model), c in sorted(counts.items())
+    ]
+    for start in range(0, len(rows), 1000):
+        session.execute(stmt.values(rows[start : start + 1000]))
+
+
+def window_by_model(
+    session: Session, *, org: str, first_bucket: int, last_bucket: int, family: str | None = None
+) -> dict[tuple[str, str], Counts]:
+    """Totals per (family, model) over buckets first..last inclusive."""
+    c = BUCKETS.c
+    query = (
+        select(
+            c.family,
+            c.model,
+            func.sum(c.tokens),
+            func.sum(c.requests),
+            func.sum(c.prompt_tokens),
+            func.sum(c.completion_tokens),
+        )
+        .where(c.org == org, c.bucket >= first_bucket, c.bucket <= last_bucket)
+        .group_by(c.family, c.model)
+    )
+    if family is not None:
+        query = query.where(c.family == family)
+    return {
+        (fam, model): Counts(int(t or 0), int(r or 0), int(p or 0), int(cp or 0))
+        for fam, model, t, r, p, cp in session.execute(query)
+    }
+
+
+def minute_totals(
+    session: Session,
+    *,
+    org: str,
+    family: str,
+    start_ts: int,
+    end_ts: int,
+    exclude_model: str | None = None,
+) -> dict[int, Counts]:
+    """Totals per minute (keyed by the minute's Unix start) of buckets in [start_ts, end_ts)."""
+    c = BUCKETS.c
+    minute = (c.bucket - c.bucket % 60).label("minute")
+    query = (
+        select(
+            minute,
+            func.sum(c.tokens),
+            func.sum(c.requests),
+            func.sum(c.prompt_tokens),
+            func.sum(c.completion_tokens),
+        )
+        .where(c.org == org, c.family == family, c.bucket >= start_ts, c.bucket < end_ts)
+        .group_by(minute)
+    )
+    if exclude_model is not None:
+        query = query.where(c.model != exclude_model)
+    return {
+        int(m): Counts(int(t or 0), int(r or 0), int(p or 0), int(cp or 0))
+        for m, t, r, p, cp in session.execute(query)
+    }
+
+
+def families_since(session: Session, *, org: str, since_bucket: int) -> set[str]:
+    c = BUCKETS.c
+    query = select(c.family).where(c.org == org, c.bucket >= since_bucket).distinct()
+    return set(session.execute(query).scalars())
+
+
+def prune_request_ids(session: Session, *, before_ts: int) -> int:
+    result = session.execute(delete(REQUEST_IDS).where(REQUEST_IDS.c.event_ts < before_ts))
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def prune_buckets(session: Session, *, before_ts: int) -> int:
+    # Runs rarely (retention is months), so a scan without an index on bucket alone is acceptable.
+    result = session.execute(delete(BUCKETS).where(BUCKETS.c.bucket < before_ts))
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def sum_counts(values: Iterable[Counts]) -> Counts:
+    total = Counts()
+    for value in values:
+        total = total + value
+    return total
