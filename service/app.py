@@ -32,16 +32,20 @@ def _routers() -> list[Any]:
     from service.auth.router import router as auth
     from service.estimates.router import router as estimates
     from service.health.router import router as health
+    from service.jobs.router import budgets_router as budgets
+    from service.jobs.router import router as jobs
     from service.prices.router import router as prices
+    from service.reports.router import router as reports
     from service.usage.router import router as usage
 
-    return [health, auth, prices, estimates, usage, alerts]
+    return [health, auth, prices, estimates, usage, alerts, jobs, budgets, reports]
 
 
 def _background_factories() -> list[BackgroundFactory]:
     from service.alerts.dispatcher import dispatcher_factory
+    from service.jobs.watcher import watcher_factory
 
-    return [dispatcher_factory]
+    return [dispatcher_factory, watcher_factory]
 
 
 def create_app(settings: Settings, *, run_background: bool = True) -> FastAPI:

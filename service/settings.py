@@ -32,6 +32,18 @@ class Settings(BaseSettings):
     openai_timeout_seconds: float = 30.0
     watch_interval_seconds: float = Field(30.0, gt=0)
     run_watcher: bool = Field(True, description="run the job watcher inside `ratecard serve`")
+    openai_max_retries: int = Field(4, ge=0, le=10, description="retries of OpenAI rate limits, 5xx and timeouts "
+                                    "(never of a job create that may have happened)")
+    openai_backoff_seconds: float = Field(0.5, gt=0, description="first retry delay; doubles per attempt, with jitter")
+    watcher_lease_seconds: float = Field(
+        90.0, gt=0, description="the watcher lease (one poller across replicas) lapses this long after the holder's "
+        "last tick, so a crashed watcher is replaced; keep it above watch_interval_seconds")
+    watch_events_per_tick: int = Field(
+        50, ge=0, le=10_000, description="most job event fetches per watcher tick (finished jobs first, then "
+        "running jobs least recently fetched); the status of every job is polled regardless")
+    launch_stale_seconds: float = Field(
+        600.0, gt=0, description="a launch still 'launching' after this long (crashed process) is reconciled "
+        "with OpenAI by its launch id")
 
     slack_api_url: str = "https://slack.com/api/"
     slack_bot_token: SecretStr | None = None

@@ -1,0 +1,1 @@
+"""Finance reports: training spend, actual where known and estimated otherwise."""
