@@ -9,7 +9,6 @@ so token counts are identical to ``tiktoken.get_encoding(name)``.
 
 from __future__ import annotations
 
-import base64
 import binascii
 import hashlib
 import json
@@ -130,13 +129,17 @@ def _read_verified(name: str, data_dir: str | os.PathLike[str] | None) -> bytes:
 
 
 def _parse_ranks(name: str, data: bytes) -> dict[bytes, int]:
-    ranks: dict[bytes, int] = {}
+    # "<base64 token> <rank>" per line. Whole-buffer split + map runs about twice as fast as
+    # a per-line loop, which matters because every pool worker parses the file on start-up.
+    fields = data.split()
     try:
-        for line in data.splitlines():
-            if not line:
-                continue
-            token, rank = line.split()
-            ranks[base64.b64decode(token)] = int(rank)
+        ranks = dict(
+            zip(
+                map(binascii.a2b_base64, fields[0::2]),
+                map(int, fields[1::2]),
+                strict=True,
+            )
+        )
     except (ValueError, binascii.Error) as exc:
         # Unreachable with the official hash, but a clear error beats a tiktoken panic.
         raise TokenizerIntegrityError(f"tokenizer file {name}.tiktoken is malformed") from exc
