@@ -128,7 +128,6 @@ def create_bolt_app(
     )
     web = AsyncWebClient(token=token, base_url=settings.slack_api_url)
     app = RatecardBoltApp(
-        token=token,
         client=web,
         signing_secret=signing_secret,
         request_verification_enabled=signing_secret is not None,

@@ -168,7 +168,7 @@ def training_estimate(est: TrainingEstimateOut, *, source: str | None = None) ->
     )
     fallback = (
         f"Training {est.model}: {usd(est.cost_usd)} ({est.charged_tokens:,} charged tokens, "
-        f"{est.n_epochs} epochs; exact ${est.cost_usd})"
+        f"{est.n_epochs} epochs)"
     )
     return message(fallback, blocks, response_type="in_channel")
 
@@ -203,7 +203,6 @@ def inference_estimate(est: InferenceEstimateOut) -> Message:
                     ("Per month", usd(s.cost_per_month_usd)),
                     ("Per day", usd(s.cost_per_day_usd)),
                     ("Per 1,000 requests", _per_thousand(s.cost_per_request_usd)),
-                    ("Per request (exact)", exact(s.cost_per_request_usd)),
                 ]
             )
         )
@@ -225,14 +224,16 @@ def inference_estimate(est: InferenceEstimateOut) -> Message:
             line = (
                 f":chart_with_upwards_trend: Against *{esc(b.against)}* training pays for "
                 f"itself after *{_count(b.requests)} requests*{days}, saving "
-                f"{exact(b.saving_per_request_usd)} per request"
+                f"{_per_thousand(b.saving_per_request_usd)} per 1,000 requests"
             )
         blocks.append(section(line))
     blocks.append(
         context(
             f"Prices {esc(est.price_version)} as of {est.as_of.isoformat()} · "
             + " · ".join(
-                f"{esc(s.name)} exact {exact(s.cost_per_month_usd)}/month" for s in est.scenarios
+                f"{esc(s.name)}: exact {exact(s.cost_per_request_usd)}/request, "
+                f"{exact(s.cost_per_month_usd)}/month"
+                for s in est.scenarios
             )
             + f" · {est.id}"
         )
@@ -547,9 +548,9 @@ def service_error(err: ServiceClientError) -> Message:
     blocks = [section(f":warning: *{esc(title)}*\n{body}")]
     if exact_line:
         blocks.append(context(exact_line))
-    return message(
-        f"{title}: {err.detail}", blocks, response_type="ephemeral", replace_original=False
-    )
+    repeats = err.detail.lower().startswith(title.lower())
+    fallback = err.detail if repeats else f"{title}: {err.detail}"
+    return message(fallback, blocks, response_type="ephemeral", replace_original=False)
 
 
 def unexpected_error(reference: str) -> Message:

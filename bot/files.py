@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -19,39 +18,30 @@ import httpx
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.parsing import SLACK_FILE_HOSTS, file_id_from_ref
+
 log = logging.getLogger(__name__)
 
-FILE_ID = re.compile(r"F[A-Z0-9]{6,}")
-# files-pri/T0123-F0456/name.jsonl and /files/U0123/F0456/name.jsonl (permalinks)
-_LINK_ID = re.compile(r"(?:-|/)(F[A-Z0-9]{6,})(?:/|$)")
 JSONL_SUFFIXES = (".jsonl", ".json", ".txt", ".ndjson")
 CHUNK = 1024 * 1024
-SLACK_FILE_HOSTS = ("slack.com", "slack-edge.com", "slack-files.com")
 
 
 class SlackFileError(Exception):
     """A file the user meant cannot be used; the message says what to do."""
 
 
-def file_id_from_ref(ref: str) -> str:
-    if FILE_ID.fullmatch(ref):
-        return ref
-    parts = urlsplit(ref)
-    host = (parts.hostname or "").lower()
-    if parts.scheme == "https" and any(
-        host == h or host.endswith("." + h) for h in SLACK_FILE_HOSTS
-    ):
-        match = _LINK_ID.search(parts.path)
-        if match:
-            return match.group(1)
-    raise SlackFileError(
-        f"{ref} is not a Slack file link; share the file here or give its file id (F...)."
-    )
+def _file_id(ref: str) -> str:
+    file_id = file_id_from_ref(ref)
+    if file_id is None:
+        raise SlackFileError(
+            f"{ref} is not a Slack file link; share the file here or give its id (F...)."
+        )
+    return file_id
 
 
 def looks_like_jsonl(file: dict[str, Any]) -> bool:
     name = str(file.get("name") or file.get("title") or "").lower()
-    return name.endswith(JSONL_SUFFIXES) or file.get("filetype") in ("jsonl", "json", "text")
+    return name.endswith(JSONL_SUFFIXES) or file.get("filetype") in ("jsonl", "json")
 
 
 async def find_file(
@@ -60,7 +50,7 @@ async def find_file(
     """The file named by `ref`, or the newest JSONL file the user shared in the channel."""
     try:
         if ref is not None:
-            response = await web.files_info(file=file_id_from_ref(ref))
+            response = await web.files_info(file=_file_id(ref))
             file: dict[str, Any] = response["file"]
             return file
         response = await web.files_list(channel=channel_id, user=user_id, count=20)

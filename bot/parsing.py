@@ -12,10 +12,15 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Literal
+from urllib.parse import urlsplit
 
 Epochs = int | Literal["auto"]
 COMMANDS = ("/estimate", "/launch", "/notify")
 MAX_TOKENS = 10**12
+FILE_ID = re.compile(r"F[A-Z0-9]{6,}")
+# files-pri/T0123-F0456/name.jsonl and /files/U0123/F0456/name.jsonl (permalinks)
+_LINK_ID = re.compile(r"(?:-|/)(F[A-Z0-9]{6,})(?:/|$)")
+SLACK_FILE_HOSTS = ("slack.com", "slack-edge.com", "slack-files.com")
 
 
 class UsageError(ValueError):
@@ -262,6 +267,21 @@ def _model(args: _Args, position: int, usage_hint: str) -> str:
     return model
 
 
+def file_id_from_ref(ref: str) -> str | None:
+    """The Slack file id in an id or a Slack file link; None for anything else (never fetched)."""
+    if FILE_ID.fullmatch(ref):
+        return ref
+    parts = urlsplit(ref)
+    host = (parts.hostname or "").lower()
+    if parts.scheme == "https" and any(
+        host == h or host.endswith("." + h) for h in SLACK_FILE_HOSTS
+    ):
+        match = _LINK_ID.search(parts.path)
+        if match:
+            return match.group(1)
+    return None
+
+
 def _is_openai_file_id(value: str) -> bool:
     return value.startswith("file-")
 
@@ -315,7 +335,7 @@ def _parse_train(args: _Args) -> EstimateCommand:
                 )
             args.done("epochs=")
             return TrainFromOpenAIFile(model, file_ref, epochs)
-        if not (re.fullmatch(r"F[A-Z0-9]{6,}", file_ref) or file_ref.startswith("https://")):
+        if file_id_from_ref(file_ref) is None:
             raise UsageError(
                 command,
                 f"file= takes an OpenAI file id (file-...), a Slack file id (F...) "
