@@ -2,8 +2,8 @@
 
 Wire protocol as Slack speaks it:
 - ``/api/files.list`` (``channel``, ``user``, ``count``) and ``/api/files.info`` (``file``)
-  (GET or POST) answer ``{"ok": true, "files": [...]}`` / ``{"ok": true, "file": {...}}`` with ``id``, ``name``,
-  ``filetype``, ``size``, ``created``, ``user``, ``channels``, ``url_private`` and
+  (GET or POST) answer ``{"ok": true, "files": [...]}`` / ``{"ok": true, "file": {...}}`` with
+  ``id``, ``name``, ``filetype``, ``size``, ``created``, ``user``, ``channels``, ``url_private`` and
   ``url_private_download``; a missing file is ``{"ok": false, "error": "file_not_found"}``.
 - ``GET url_private_download`` streams the bytes with ``Authorization: Bearer <bot token>``; without
   the token Slack answers 200 with its HTML sign-in page, and so does this fake.
