@@ -137,6 +137,9 @@ class JobsEnv:
         )
 
     def watcher(self, **kwargs: Any) -> JobWatcher:
+        """The service's watcher (the same one every call), or a new one set up by ``kwargs``."""
+        if not kwargs and self.watchers:
+            return self.watchers[0]
         watcher = JobWatcher(engine=self.app.state.engine, settings=self.settings, **kwargs)
         self.watchers.append(watcher)
         return watcher
