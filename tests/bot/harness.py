@@ -22,6 +22,7 @@ from urllib.parse import urlencode
 import httpx
 import uvicorn
 
+from service.fakes.openai_api import FakeOpenAIState, ManualClock, create_fake_openai_app
 from service.fakes.slack_api import FakeSlackState
 from service.fakes.slack_extras import FakeSlackExtras, create_fake_slack_with_extras
 
@@ -29,6 +30,8 @@ SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 BOT_TOKEN = "xoxb-test-0000-ratecard"
 TEAM_ID = "T0FAKE"
 ADMIN_KEY = "rc_test_admin_key_for_the_slack_harness"
+OPENAI_KEY = "sk-test-slack-harness-SECRET"
+OPENAI_STEP_SECONDS = 60
 ACK_TIMES: list[float] = []  # seconds, every signed request the harness sent
 _REPORTED: list[bool] = []
 
@@ -108,7 +111,29 @@ class SlackStack:
     slack_state: FakeSlackState
     extras: FakeSlackExtras
     app: Any
+    openai: FakeOpenAIState | None = None
+    clock: ManualClock | None = None
     http: httpx.Client = field(default_factory=lambda: httpx.Client(timeout=30))
+
+    def upload_training_file(self, content: bytes, name: str = "train.jsonl") -> str:
+        """A file as if uploaded to OpenAI's Files API; returns its file-... id."""
+        assert self.openai is not None, "this stack runs without the fake OpenAI"
+        return self.openai.add_file(name, content)
+
+    def run_jobs_to_the_end(self) -> None:
+        """Let the fake OpenAI's jobs finish, then one watcher tick and one dispatcher pass."""
+        from service.alerts.dispatcher import AlertDispatcher
+        from service.jobs.watcher import JobWatcher
+
+        assert self.clock is not None
+        self.clock.advance(OPENAI_STEP_SECONDS * 4)
+        watcher = JobWatcher(engine=self.app.state.engine, settings=self.app.state.settings)
+        try:
+            watcher.tick()
+        finally:
+            watcher.stop()
+        with AlertDispatcher(self.app.state.engine, self.app.state.settings) as dispatcher:
+            dispatcher.run_once()
 
     def api(self) -> httpx.Client:
         """The service's REST API with the admin key, to check what the bot did."""
@@ -245,6 +270,7 @@ def running_stack(
     tmp_path: Any,
     *,
     configure: Callable[[dict[str, Any]], None] | None = None,
+    with_openai: bool = False,
 ) -> Iterator[SlackStack]:
     """`ratecard serve`'s composition (create_app + mount_slack_if_configured) on loopback."""
     from service.app import create_app
@@ -257,6 +283,9 @@ def running_stack(
     extras = FakeSlackExtras(token=BOT_TOKEN)
     slack = ServerThread(create_fake_slack_with_extras(slack_state, extras)).start()
     service: ServerThread | None = None
+    openai_server: ServerThread | None = None
+    openai_state: FakeOpenAIState | None = None
+    clock: ManualClock | None = None
     try:
         overrides: dict[str, Any] = {
             "database_url": database_url,
@@ -267,6 +296,22 @@ def running_stack(
             "slack_signing_secret": SIGNING_SECRET,
             "host": "127.0.0.1",
         }
+        if with_openai:
+            # The fake's clock starts at the real time so prices in force at launch and at the
+            # job's creation agree; it moves only when a test advances it.
+            clock = ManualClock(start=time.time())
+            openai_state = FakeOpenAIState(
+                clock=clock, step_seconds=OPENAI_STEP_SECONDS, api_key=OPENAI_KEY
+            )
+            openai_app = create_fake_openai_app(openai_state)
+            openai_server = ServerThread(openai_app).start()
+            overrides.update(
+                openai_base_url=f"{openai_server.url}/v1",
+                openai_api_key=OPENAI_KEY,
+                openai_max_retries=1,
+                openai_backoff_seconds=0.001,
+                run_dispatcher=False,
+            )
         if configure is not None:
             configure(overrides)
         app_holder: dict[str, Any] = {}
@@ -289,10 +334,16 @@ def running_stack(
             slack_state=slack_state,
             extras=extras,
             app=app_holder["app"],
+            openai=openai_state,
+            clock=clock,
         )
     finally:
         if service is not None:
             service.stop()
+        if openai_server is not None:
+            assert openai_state is not None
+            openai_state.release_delays()
+            openai_server.stop()
         slack.stop()
 
 
