@@ -109,7 +109,7 @@ def test_launch__double_click_and_slack_retry_make_one_job_and_one_subscription(
     message = preview(stack)
     # Two clicks racing (neither waits for the other), then Slack retrying the first delivery.
     first, _, body = stack.click(message, LAUNCH_ACTION, wait=False)
-    second, url2, _ = stack.click(message, LAUNCH_ACTION, wait=False)
+    second, _, _ = stack.click(message, LAUNCH_ACTION, wait=False)
     stack.wait_idle()
     retry = stack.post(
         body, {**_resigned(body), "X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"}
@@ -159,7 +159,10 @@ def test_launch__budget_cut_between_preview_and_click_is_refused_with_figures(
     assert "Over budget" in texts(refusal) and "$0.01 left of its $0.01 monthly budget" in texts(
         refusal
     )
-    assert jobs(stack) == []
+    # The service keeps the refused launch on record; nothing reached OpenAI.
+    assert [j["status"] for j in jobs(stack)] == ["launch_failed"]
+    assert stack.openai is not None
+    assert stack.openai.request_counts["POST /v1/fine_tuning/jobs"] == 0
 
 
 def test_launch__insufficient_quota_is_said_plainly(stack: SlackStack) -> None:
