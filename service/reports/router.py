@@ -15,7 +15,7 @@ router = APIRouter(tags=["reports"])
 From = Annotated[
     date | None, Query(alias="from", description="first day (UTC), default the 1st of this month")
 ]
-To = Annotated[date | None, Query(description="last day, inclusive (UTC), default today")]
+To = Annotated[date | None, Query(alias="to", description="last day, inclusive (UTC), default today")]
 GroupByQuery = Annotated[
     service.GroupBy, Query(description="month | team | model (or job: one row per job)")
 ]
@@ -30,6 +30,7 @@ def _range(date_from: date | None, date_to: date | None) -> tuple[date, date]:
     "/v1/reports/training-spend",
     response_model=SpendReport,
     response_model_by_alias=True,
+    response_model_exclude_none=True,
     summary="Training spend: actual where known, estimated otherwise, each row flagged",
 )
 def training_spend(
