@@ -15,7 +15,9 @@ router = APIRouter(tags=["reports"])
 From = Annotated[
     date | None, Query(alias="from", description="first day (UTC), default the 1st of this month")
 ]
-To = Annotated[date | None, Query(alias="to", description="last day, inclusive (UTC), default today")]
+To = Annotated[
+    date | None, Query(alias="to", description="last day, inclusive (UTC), default today")
+]
 GroupByQuery = Annotated[
     service.GroupBy, Query(description="month | team | model (or job: one row per job)")
 ]
