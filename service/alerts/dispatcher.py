@@ -396,3 +396,45 @@ def dispatcher_factory(app: FastAPI) -> AlertDispatcher | None:
     if not settings.run_dispatcher:
         return None
     return AlertDispatcher(app.state.engine, settings)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m service.alerts.dispatcher`: a dispatcher without the API (RATECARD_* settings).
+
+    For deployments that keep delivery out of the API replicas (set RATECARD_RUN_DISPATCHER=false
+    there). The schema must exist: `ratecard serve` migrates it on start.
+    """
+    import argparse
+
+    from service.db import create_db_engine
+    from service.settings import get_settings
+
+    parser = argparse.ArgumentParser(
+        prog="python -m service.alerts.dispatcher", description=main.__doc__
+    )
+    parser.add_argument("--once", action="store_true", help="send what is due now, then exit")
+    args = parser.parse_args(argv)
+    settings = get_settings()
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
+    engine = create_db_engine(settings.database_url)
+    dispatcher = AlertDispatcher(engine, settings)
+    if args.once:
+        with dispatcher:
+            while dispatcher.run_once():
+                pass
+        engine.dispose()
+        return 0
+    stopped = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stopped.set())
+    dispatcher.start()
+    stopped.wait()
+    dispatcher.stop()
+    engine.dispose()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
