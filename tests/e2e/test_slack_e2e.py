@@ -1,4 +1,4 @@
-"""Slack to finish line: /launch, click Launch, the fake OpenAI job succeeds, one message comes back.
+"""Slack to finish line: /launch, click Launch, the fake OpenAI job succeeds, one message back.
 
 Everything runs as in production: signed Slack requests over HTTP to `ratecard serve`'s
 composition (service + mounted bot, SQLite and PostgreSQL), the bot calling the REST API over
