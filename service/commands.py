@@ -34,6 +34,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
         overrides["host"] = args.host
     if args.port:
         overrides["port"] = args.port
+    demo = None
+    if getattr(args, "demo", False):
+        from service.jobs.demo import start_demo_openai
+
+        demo = start_demo_openai()
+        overrides.update(demo.settings_overrides())
     settings = get_settings(**overrides)
     logging.getLogger().setLevel(settings.log_level.upper())
     app = create_app(settings)
@@ -46,8 +52,25 @@ def cmd_serve(args: argparse.Namespace) -> int:
             "  Use it as `Authorization: Bearer <key>`; create narrower keys with POST /v1/keys.\n\n"
         )
     mount_slack_if_configured(app, settings)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level.lower())
+    if demo is not None:
+        sys.stdout.write(demo.instructions(settings, secret))
+        sys.stdout.flush()
+    try:
+        uvicorn.run(app, host=settings.host, port=settings.port,
+                    log_level=settings.log_level.lower())
+    finally:
+        if demo is not None:
+            demo.stop()
     return 0
+
+
+def cmd_watcher(args: argparse.Namespace) -> int:
+    from service.jobs.process import run_watcher
+    from service.settings import get_settings
+
+    settings = get_settings()
+    logging.getLogger().setLevel(settings.log_level.upper())
+    return run_watcher(settings)
 
 
 def bootstrap_bot_key(app: Any, settings: Any) -> str:
@@ -125,7 +148,14 @@ def add_commands(sub: Any) -> None:
     serve = sub.add_parser("serve", help="run the REST API (SQLite file in the working directory by default)")
     serve.add_argument("--host", help="bind address (default 127.0.0.1; RATECARD_HOST)")
     serve.add_argument("--port", type=int, help="port (default 8000; RATECARD_PORT)")
+    serve.add_argument("--demo", action="store_true",
+                       help="run against a built-in fake OpenAI API with a sample file "
+                       "(no credentials needed)")
     serve.set_defaults(func=cmd_serve)
+
+    watcher = sub.add_parser("watcher",
+                             help="run only the job watcher (one polls at a time across replicas)")
+    watcher.set_defaults(func=cmd_watcher)
 
     bot = sub.add_parser("bot", help="run the Slack bot alone against RATECARD_SERVICE_URL "
                          "(HTTP at /slack/events, or --socket-mode)")

@@ -511,6 +511,10 @@ class JobWatcher:
         """Tick now and then every ``watch_interval_seconds`` in a background thread."""
         from apscheduler.schedulers.background import BackgroundScheduler
 
+        executor_log = logging.getLogger("apscheduler.executors.default")
+        if executor_log.level == logging.NOTSET:
+            # APScheduler logs two INFO lines per run; every few seconds that drowns the real news.
+            executor_log.setLevel(logging.WARNING)
         scheduler = BackgroundScheduler(timezone=UTC)
         scheduler.add_job(
             self.tick,

@@ -1,0 +1,43 @@
+"""``ratecard watcher``: the job watcher as its own process (the API runs elsewhere)."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+from types import FrameType
+
+from service.db import create_db_engine, migrate
+from service.jobs.watcher import JobWatcher
+from service.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def run_watcher(settings: Settings) -> int:
+    """Tick until SIGTERM/SIGINT, then hand the lease over. Several may run: one polls at a time."""
+    if settings.openai_api_key is None:
+        sys.stderr.write(
+            "ratecard watcher: set RATECARD_OPENAI_API_KEY (and RATECARD_OPENAI_BASE_URL)\n"
+        )
+        return 2
+    engine = create_db_engine(settings.database_url)
+    migrate(engine)
+    watcher = JobWatcher(engine=engine, settings=settings)
+    stopping = threading.Event()
+
+    def stop(signum: int, _frame: FrameType | None) -> None:
+        log.info("job watcher %s: signal %s, stopping", watcher.holder, signum)
+        stopping.set()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    watcher.start()
+    try:
+        while not stopping.wait(1.0):
+            pass
+    finally:
+        watcher.stop()
+        engine.dispose()
+    return 0
