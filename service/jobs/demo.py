@@ -69,7 +69,7 @@ class DemoOpenAI:
             "",
             f"ratecard demo: OpenAI is a local fake at {self.base_url}",
             "(no credentials; nothing leaves this machine).",
-            f"Database (thrown away): {self.data_dir / 'ratecard-demo.db'}",
+            f"Database (a temporary file): {self.data_dir / 'ratecard-demo.db'}",
             "The bundled sample pricing/data/sample_chat.jsonl, repeated to OpenAI's minimum of",
             f"10 examples, is uploaded to the fake as {self.file_id}. Try:",
             "",
