@@ -29,9 +29,12 @@ from service.estimates.schemas import (
 log = logging.getLogger(__name__)
 
 Epochs = int | Literal["auto"]
-DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
+# `pool` is the wait for one of the client's connections: callers queue here (backpressure)
+# rather than flooding the service with more concurrent requests than it has database connections.
+DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0, pool=120.0)
 # Counting tokens of a large upload happens inside the request; allow for it.
-FILE_TIMEOUT = httpx.Timeout(connect=5.0, read=900.0, write=900.0, pool=30.0)
+FILE_TIMEOUT = httpx.Timeout(connect=5.0, read=900.0, write=900.0, pool=120.0)
+DEFAULT_MAX_CONNECTIONS = 8
 
 
 class ServiceClientError(Exception):
@@ -162,12 +165,19 @@ class ServiceClient:
         timeout: httpx.Timeout = DEFAULT_TIMEOUT,
         transport: httpx.AsyncBaseTransport | None = None,
         user_agent: str = "ratecard-client",
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
     ) -> None:
         headers = {"User-Agent": user_agent, "Accept": "application/json, application/problem+json"}
         if api_key:
             headers["Authorization"] = f"Bearer {api_key}"
         self._http = httpx.AsyncClient(
-            base_url=base_url.rstrip("/"), headers=headers, timeout=timeout, transport=transport
+            base_url=base_url.rstrip("/"),
+            headers=headers,
+            timeout=timeout,
+            transport=transport,
+            limits=httpx.Limits(
+                max_connections=max_connections, max_keepalive_connections=max_connections
+            ),
         )
 
     async def __aenter__(self) -> ServiceClient:
