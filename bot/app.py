@@ -58,6 +58,7 @@ from service.settings import Settings
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], float]
+MAX_LAUNCH_LOCKS = 1024
 
 
 class BackgroundWork:
@@ -173,9 +174,10 @@ def create_bolt_app(
             await ack(blocks.working(note))
         else:
             await ack()
+        reply = reply_for(body, received_at)
         in_background(
-            reply_for(body, received_at),
-            run(parsed, reply_for(body, received_at), body),
+            reply,
+            run(parsed, reply, body),
             name=f"{command} by {body.get('user_id')}",
         )
 
@@ -313,6 +315,9 @@ def create_bolt_app(
         model = str(request.get("model", ""))
         # One launch per key at a time in this process, so a double click waits for the first
         # click's subscription instead of racing it.
+        if len(launch_locks) > MAX_LAUNCH_LOCKS:  # forget finished launches; keep busy ones
+            for stale in [k for k, v in launch_locks.items() if not v.locked()]:
+                del launch_locks[stale]
         lock = launch_locks.setdefault(key, asyncio.Lock())
         async with lock:
             await reply.send(blocks.launching(reply.user_id, model))
