@@ -450,6 +450,12 @@ def _check_budget(
     refusal: OverBudget | None = None
     with session_scope(engine) as session:
         job = find_job(session, ref=job_id, lock=True)
+        # Write first: on SQLite this takes the database's write lock before the spend is read
+        # (pysqlite starts transactions lazily), so concurrent budget checks run one at a time.
+        # On PostgreSQL the budget row's FOR UPDATE below serialises launches of the same team.
+        job.updated_at = utcnow()
+        session.add(job)
+        session.flush()
         status = budget_status(
             session, team=body.team, month=month_of(utcnow()), exclude_job_id=job_id, lock=True
         )

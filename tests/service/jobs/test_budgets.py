@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
 from tests.service.jobs.conftest import JobsEnv
@@ -90,3 +92,43 @@ def test_budgets__only_admins_set_them_and_money_is_a_decimal_string(env: JobsEn
         assert response.status_code == 422, (bad, response.text)
     assert env.admin.put("/v1/budgets/a%2Fb", json={"monthly_usd": "5"}).status_code in (404, 422)
     assert env.reader.get("/v1/budgets", params={"month": "2025-13"}).status_code == 422
+
+
+def test_budget__concurrent_launches_cannot_both_squeeze_under_it(env: JobsEnv) -> None:
+    estimate = Decimal(
+        env.launcher.post("/v1/jobs/preview", json=env.body()).json()["estimate"]["cost_usd"]
+    )
+    env.admin.put(
+        "/v1/budgets/ml-platform", json={"monthly_usd": str(estimate * 3 / 2)}
+    )  # room for one
+    bodies = [env.body(), env.body()]
+    start = threading.Barrier(2)
+
+    def launch(body: dict[str, object]) -> int:
+        start.wait()
+        return env.launcher.post("/v1/jobs", json=body).status_code
+
+    with ThreadPoolExecutor(2) as pool:
+        statuses = sorted(pool.map(launch, bodies))
+
+    assert statuses == [201, 409]
+    assert len(env.fake.jobs) == 1
+
+
+def test_idempotency__the_same_key_twice_at_once_makes_one_job(env: JobsEnv) -> None:
+    body = env.body()
+    start = threading.Barrier(2)
+
+    def launch(_: int) -> tuple[int, str]:
+        start.wait()
+        response = env.launcher.post(
+            "/v1/jobs", json=body, headers={"Idempotency-Key": "double-click"}
+        )
+        return response.status_code, response.json()["id"]
+
+    with ThreadPoolExecutor(2) as pool:
+        results = sorted(pool.map(launch, range(2)))
+
+    assert [status for status, _ in results] == [200, 201]
+    assert results[0][1] == results[1][1]
+    assert len(env.fake.jobs) == 1
