@@ -24,4 +24,3 @@ def usage(api: Api, clock: Clock) -> Iterator[UsageApi]:
         yield UsageApi(api, clock)
     finally:
         api.app.dependency_overrides.pop(current_time, None)
-

@@ -34,8 +34,9 @@ class UsageApi:
     def admin(self) -> httpx.Client:
         return self.api.admin
 
-    def post_events(self, *events: dict[str, Any], org: str | None = None,
-                    client: httpx.Client | None = None) -> httpx.Response:
+    def post_events(
+        self, *events: dict[str, Any], org: str | None = None, client: httpx.Client | None = None
+    ) -> httpx.Response:
         body: dict[str, Any] = {"events": list(events)}
         if org:
             body["org"] = org
@@ -51,9 +52,21 @@ class UsageApi:
             return list(session.exec(select(Event).where(Event.kind == kind).order_by(Event.id)))  # type: ignore[arg-type]
 
 
-def ev(model: str = "gpt-3.5-turbo", prompt: int = 100, completion: int = 50, *,
-       at: datetime | None = None, ago: float = 0, **extra: Any) -> dict[str, Any]:
+def ev(
+    model: str = "gpt-3.5-turbo",
+    prompt: int = 100,
+    completion: int = 50,
+    *,
+    at: datetime | None = None,
+    ago: float = 0,
+    **extra: Any,
+) -> dict[str, Any]:
     """A usage event as a client sends it (timestamp defaults to the fixed clock's now)."""
     moment = (at or T0) - timedelta(seconds=ago)
-    return {"model": model, "prompt_tokens": prompt, "completion_tokens": completion,
-            "timestamp": moment.isoformat(), **extra}
+    return {
+        "model": model,
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "timestamp": moment.isoformat(),
+        **extra,
+    }
