@@ -35,7 +35,6 @@ def _routers() -> list[Any]:
     from service.jobs.router import budgets_router as budgets
     from service.jobs.router import router as jobs
     from service.prices.router import router as prices
-    from service.usage.router import router as usage
     from service.reports.router import router as reports
     from service.usage.router import router as usage
 
