@@ -44,8 +44,9 @@ def _routers() -> list[Any]:
 def _background_factories() -> list[BackgroundFactory]:
     from service.alerts.dispatcher import dispatcher_factory
     from service.jobs.watcher import watcher_factory
+    from service.usage.janitor import janitor_factory
 
-    return [dispatcher_factory, watcher_factory]
+    return [dispatcher_factory, watcher_factory, janitor_factory]
 
 
 def create_app(settings: Settings, *, run_background: bool = True) -> FastAPI:
