@@ -35,6 +35,8 @@ SAMPLE = (REPO / "pricing" / "data" / "sample_chat.jsonl").read_bytes()
 TEN_EXAMPLES = SAMPLE.rstrip(b"\n") + b"\n" + SAMPLE  # the bundled file has 5; OpenAI needs 10
 STEP_SECONDS = 60  # each of validating_files, queued, running
 OPENAI_KEY = "sk-test-jobs-0123456789-SECRET"
+# Behaviour that does not depend on the database runs on SQLite only, to keep the suite quick.
+SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 
 @dataclass

@@ -6,7 +6,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
-from tests.service.jobs.conftest import JobsEnv
+from tests.service.jobs.conftest import SQLITE_ONLY, JobsEnv
 
 
 def test_budget__over_budget_launch_is_refused_with_the_figures(env: JobsEnv) -> None:
@@ -85,6 +85,7 @@ def test_budgets__put_get_list_delete(env: JobsEnv) -> None:
     assert [b["team"] for b in env.reader.get("/v1/budgets").json()["items"]] == ["ml-platform"]
 
 
+@SQLITE_ONLY
 def test_budgets__only_admins_set_them_and_money_is_a_decimal_string(env: JobsEnv) -> None:
     assert env.launcher.put("/v1/budgets/ml-platform", json={"monthly_usd": "5"}).status_code == 403
     for bad in (500.5, "-1", "lots", "NaN", None):

@@ -10,7 +10,7 @@ from sqlmodel import select
 from service.alerts.events import Event
 from service.db import session_scope
 from service.jobs.service import LAUNCH_METADATA_KEY
-from tests.service.jobs.conftest import TEN_EXAMPLES, JobsEnv
+from tests.service.jobs.conftest import SQLITE_ONLY, TEN_EXAMPLES, JobsEnv
 
 CREATE = "POST /v1/fine_tuning/jobs"
 LIST = "GET /v1/fine_tuning/jobs"
@@ -96,6 +96,7 @@ def test_launch__watched_until_succeeded_gives_actual_cost_beside_the_estimate(
     assert event.payload["openai_job_id"] == job["openai_job_id"]
 
 
+@SQLITE_ONLY
 def test_launch__actual_cost_differs_when_openai_trains_more_tokens_than_estimated(
     env: JobsEnv,
 ) -> None:
@@ -171,6 +172,7 @@ def test_launch__format_errors_stop_the_launch_with_line_numbers(env: JobsEnv) -
     assert failed["error"]["code"] == "format_errors"
 
 
+@SQLITE_ONLY
 def test_launch__fewer_than_ten_examples_is_refused(env: JobsEnv) -> None:
     response = env.launch(training_file=env.upload(SAMPLE_FIVE))
 
@@ -182,6 +184,7 @@ def test_launch__fewer_than_ten_examples_is_refused(env: JobsEnv) -> None:
 SAMPLE_FIVE = TEN_EXAMPLES.split(b"\n", 5)[-1]
 
 
+@SQLITE_ONLY
 def test_launch__unknown_model_is_422_with_suggestions_and_records_nothing(env: JobsEnv) -> None:
     response = env.launch(model="gpt-4o-minii")
 
@@ -202,6 +205,7 @@ def test_launch__insufficient_quota_is_not_retried_and_is_reported_as_402(env: J
     assert env.fake.jobs == []
 
 
+@SQLITE_ONLY
 def test_launch__openai_validation_error_comes_back_verbatim(env: JobsEnv) -> None:
     message = "Fine-tuning jobs cannot be created on an Explore plan."
     env.fake.inject_fault(
@@ -277,6 +281,7 @@ def test_idempotency__same_key_returns_the_first_launch_with_200(env: JobsEnv) -
     assert len(env.fake.jobs) == 1
 
 
+@SQLITE_ONLY
 def test_idempotency__same_key_with_a_different_request_is_refused(env: JobsEnv) -> None:
     body = env.body()
     env.launcher.post("/v1/jobs", json=body, headers={"Idempotency-Key": "abc"})
@@ -298,11 +303,13 @@ def test_idempotency__keys_are_scoped_to_the_launching_api_key(env: JobsEnv) -> 
     assert a.json()["id"] != b.json()["id"]
 
 
+@SQLITE_ONLY
 def test_launch__without_launch_scope_is_forbidden(env: JobsEnv) -> None:
     assert env.launch(env.reader).status_code == 403
     assert env.fake.create_job_requests == []
 
 
+@SQLITE_ONLY
 def test_launch__bad_body_is_422_not_500(env: JobsEnv) -> None:
     for bad in (
         {"hyperparameters": {"n_epochs": 0}},
@@ -318,6 +325,7 @@ def test_launch__bad_body_is_422_not_500(env: JobsEnv) -> None:
         assert response.headers["content-type"] == "application/problem+json"
 
 
+@SQLITE_ONLY
 def test_launch__file_missing_at_openai_is_reported_verbatim(env: JobsEnv) -> None:
     response = env.launch(training_file="file-doesnotexist")
 
@@ -348,6 +356,7 @@ def test_preview__estimates_and_checks_the_budget_but_creates_nothing(env: JobsE
     assert env.reader.get("/v1/jobs").json()["items"] == []
 
 
+@SQLITE_ONLY
 def test_launch__openai_not_configured_is_503(env: JobsEnv) -> None:
     env.settings.openai_api_key = None
 

@@ -19,6 +19,7 @@ from service.jobs.service import LAUNCH_METADATA_KEY
 from service.types import utcnow
 from tests.service.conftest import client_for
 from tests.service.jobs.conftest import (
+    SQLITE_ONLY,
     STEP_SECONDS,
     FakeOpenAIServer,
     JobsEnv,
@@ -108,6 +109,7 @@ def test_watch__status_changes_fetch_events_within_the_per_tick_cap(env: JobsEnv
     assert counts(env) == (2, 0, 14)
 
 
+@SQLITE_ONLY
 def test_watch__only_jobs_the_list_does_not_cover_are_retrieved(env: JobsEnv) -> None:
     [old] = create_upstream(env, 1)
     insert_watched(env, [old], "validating_files")
@@ -151,12 +153,14 @@ def test_watch__external_job_by_id_until_done(env: JobsEnv) -> None:
     assert done["trained_tokens"] == env.fake.job(openai_id).trained_tokens
 
 
+@SQLITE_ONLY
 def test_watch__unknown_openai_job_is_404(env: JobsEnv) -> None:
     response = env.launcher.post("/v1/jobs/watch", json={"openai_job_id": "ftjob-nope"})
 
     assert response.status_code == 404 and response.json()["code"] == "openai_job_not_found"
 
 
+@SQLITE_ONLY
 def test_watch__unknown_status_is_recorded_but_never_treated_as_finished(env: JobsEnv) -> None:
     job = env.launch().json()
     watcher = env.watcher()
@@ -175,6 +179,7 @@ def test_watch__unknown_status_is_recorded_but_never_treated_as_finished(env: Jo
     assert env.job(job["id"])["status"] == "succeeded"
 
 
+@SQLITE_ONLY
 def test_watch__malformed_response_is_logged_and_skipped(
     env: JobsEnv, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -10,7 +10,7 @@ from decimal import Decimal
 from service.db import session_scope
 from service.jobs.models import Job
 from service.types import utcnow
-from tests.service.jobs.conftest import JobsEnv
+from tests.service.jobs.conftest import SQLITE_ONLY, JobsEnv
 
 
 def spend_fixture(env: JobsEnv) -> dict[str, dict[str, str]]:
@@ -65,6 +65,7 @@ def test_report__by_team_counts_actual_where_known_and_flags_each_row(env: JobsE
     )
 
 
+@SQLITE_ONLY
 def test_report__by_model_and_by_job(env: JobsEnv) -> None:
     jobs = spend_fixture(env)
 
@@ -163,6 +164,7 @@ def test_report__csv_for_finance(env: JobsEnv) -> None:
     )
 
 
+@SQLITE_ONLY
 def test_report__bad_parameters_are_422_and_it_needs_a_key(env: JobsEnv) -> None:
     today = datetime.now(UTC).date()
     assert (
