@@ -363,3 +363,26 @@ def test_launch__openai_not_configured_is_503(env: JobsEnv) -> None:
     response = env.launch()
 
     assert response.status_code == 503 and response.json()["code"] == "openai_not_configured"
+
+
+def test_launch__actual_cost_uses_the_contract_price_in_force(env: JobsEnv) -> None:
+    job = env.launch(hyperparameters={"n_epochs": 1}).json()
+    override = {
+        "model": "gpt-4o-mini-2024-07-18",
+        "field": "usd_per_1m_training_tokens",
+        "usd_per_1m_tokens": "1.50",
+        "note": "contract",
+    }
+    assert env.admin.put("/v1/prices/overrides", json=override).status_code == 200
+
+    run_to_end(env)
+
+    done = env.job(job["id"])
+    assert (
+        Decimal(done["actual_cost_usd"])
+        == Decimal(done["trained_tokens"]) * Decimal("1.50") / 1_000_000
+    )
+    assert Decimal(done["cost_difference_usd"]) == -Decimal(
+        done["actual_cost_usd"]
+    )  # estimate was at $3.00
+    assert any("override" in e["message"] for e in done["events"])
