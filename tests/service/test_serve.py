@@ -24,17 +24,24 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve(cwd: Path, env: dict[str, str] | None = None) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+def serve(cwd: Path, env: dict[str, str] | None = None, args: tuple[str, ...] = ()) -> Iterator[tuple[str, Path]]:
+    """Run `ratecard serve`; yields its base URL and the file its stdout and stderr go to.
+
+    Output goes to a file, not a pipe: nobody reads a pipe while the test runs, and a server that
+    logs more than the pipe buffer would block on its next log line.
+    """
     port = free_port()
     full_env = {**os.environ, "RATECARD_PORT": str(port), "RATECARD_RUN_WATCHER": "false", **(env or {})}
-    proc = subprocess.Popen([sys.executable, "-m", "service.cli", "serve"], cwd=cwd, env=full_env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    log_path = cwd / f"serve-{port}.log"
+    log_file = log_path.open("w")
+    proc = subprocess.Popen([sys.executable, "-m", "service.cli", "serve", *args], cwd=cwd, env=full_env,
+                            stdout=log_file, stderr=subprocess.STDOUT, text=True)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if proc.poll() is not None:
-                raise AssertionError(f"serve exited: {proc.stderr.read() if proc.stderr else ''}")
+                raise AssertionError(f"serve exited: {log_path.read_text()}")
             try:
                 if httpx.get(f"{base}/healthz", timeout=0.5).status_code == 200:
                     break
@@ -42,10 +49,11 @@ def serve(cwd: Path, env: dict[str, str] | None = None) -> Iterator[tuple[str, s
                 time.sleep(0.1)
         else:
             raise AssertionError("serve did not come up")
-        yield base, proc
+        yield base, log_path
     finally:
         proc.terminate()
         proc.wait(timeout=15)
+        log_file.close()
 
 
 def _first_start_key(stderr: str) -> str:
@@ -53,21 +61,20 @@ def _first_start_key(stderr: str) -> str:
 
 
 def test_serve__zero_config_sqlite_prints_admin_key_once(tmp_path):
-    with serve(tmp_path) as (base, proc):
+    with serve(tmp_path) as (base, log):
         r = httpx.get(f"{base}/readyz")
         assert r.json()["checks"] == {"database": "ok", "tokenizers": "ok"}
-    stderr = proc.stderr.read() if proc.stderr else ""
-    key = _first_start_key(stderr)
+    key = _first_start_key(log.read_text())
     assert (tmp_path / "ratecard.db").exists()
-    with serve(tmp_path) as (base, proc):
+    with serve(tmp_path) as (base, log):
         r = httpx.post(f"{base}/v1/estimates/training", headers={"Authorization": f"Bearer {key}"},
                        json={"model": "gpt-3.5-turbo", "tokens": 100000, "n_epochs": 3, "as_of": "2023-09-01"})
         assert r.status_code == 201 and r.json()["cost_usd"] == "2.40"
-    assert "rc_" not in (proc.stderr.read() if proc.stderr else "")  # shown on the very first start only
+    assert "rc_" not in log.read_text()  # shown on the very first start only
 
 
 def test_serve__admin_key_from_environment_is_not_printed(tmp_path):
     secret = "rc_operator_supplied_key_1234567890"
-    with serve(tmp_path, {"RATECARD_ADMIN_API_KEY": secret}) as (base, proc):
+    with serve(tmp_path, {"RATECARD_ADMIN_API_KEY": secret}) as (base, log):
         assert httpx.get(f"{base}/v1/keys", headers={"Authorization": f"Bearer {secret}"}).status_code == 200
-    assert secret not in (proc.stderr.read() if proc.stderr else "")
+    assert secret not in log.read_text()
