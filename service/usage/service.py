@@ -258,20 +258,23 @@ def _window(now: datetime) -> tuple[int, int]:
 # --- ingest ------------------------------------------------------------------------------------
 
 
-def _resolve_batch(events: Sequence[UsageEventIn], now: datetime) -> list[ResolvedModel]:
-    """Resolve every event's model or reject the whole batch, naming each bad name once."""
+def _resolve_batch(events: Sequence[UsageEventIn], days: Sequence[int]) -> list[tuple[str, str]]:
+    """(family, model key) of every event, or reject the whole batch naming each bad name once.
+
+    Names resolve as of the event's UTC day (aliases move between snapshots over time)."""
     catalogue = load_catalogue()
-    cache: dict[tuple[str, Any], ResolvedModel | PricingError] = {}
-    resolved: list[ResolvedModel] = []
+    cache: dict[tuple[str, int], tuple[str, str] | PricingError] = {}
+    resolved: list[tuple[str, str]] = []
     bad: dict[str, dict[str, Any]] = {}
-    for index, event in enumerate(events):
-        key = (event.model, event.timestamp.astimezone(UTC).date())
-        if key not in cache:
+    for index, (event, day) in enumerate(zip(events, days, strict=True)):
+        found = cache.get((event.model, day))
+        if found is None:
             try:
-                cache[key] = catalogue.resolve(event.model, as_of=key[1])
+                model = catalogue.resolve(event.model, as_of=_from_ts(day * 86400).date())
+                found = (model.family, model_key(model))
             except (UnknownModelError, ModelNotAvailableError) as exc:
-                cache[key] = exc
-        found = cache[key]
+                found = exc
+            cache[(event.model, day)] = found
         if isinstance(found, PricingError):
             entry = bad.setdefault(
                 event.model,
@@ -302,29 +305,30 @@ def _resolve_batch(events: Sequence[UsageEventIn], now: datetime) -> list[Resolv
     return resolved
 
 
-def _check_timestamps(events: Sequence[UsageEventIn], now: datetime) -> None:
-    errors: list[dict[str, Any]] = []
-    count = 0
-    for index, event in enumerate(events):
-        if event.timestamp > now + MAX_FUTURE:
-            message = "more than 5 minutes in the future"
-        elif event.timestamp < now - MAX_AGE:
-            message = "older than 7 days"
-        else:
-            continue
-        count += 1
-        if len(errors) < _MAX_LISTED_ERRORS:
-            errors.append(
-                {"index": index, "timestamp": event.timestamp.isoformat(), "message": message}
-            )
-    if errors:
-        raise InvalidInput(
-            f"{count} event(s) have a timestamp {errors[0]['message']} (server time "
-            f"{now.isoformat()}); "
-            "nothing was recorded",
-            code="bad_timestamp",
-            errors=errors,
-        )
+def _check_timestamps(
+    events: Sequence[UsageEventIn], stamps: Sequence[float], now: datetime
+) -> None:
+    latest = (now + MAX_FUTURE).timestamp()
+    earliest = (now - MAX_AGE).timestamp()
+    bad = [i for i, ts in enumerate(stamps) if not earliest <= ts <= latest]
+    if not bad:
+        return
+    errors = [
+        {
+            "index": i,
+            "timestamp": events[i].timestamp.isoformat(),
+            "message": "more than 5 minutes in the future"
+            if stamps[i] > latest
+            else "older than 7 days",
+        }
+        for i in bad[:_MAX_LISTED_ERRORS]
+    ]
+    raise InvalidInput(
+        f"{len(bad)} event(s) have a timestamp {errors[0]['message']} "
+        f"(server time {now.isoformat()}); nothing was recorded",
+        code="bad_timestamp",
+        errors=errors,
+    )
 
 
 def tpm_tokens(event: UsageEventIn) -> int:
@@ -338,40 +342,52 @@ def ingest(
     session: Session, *, org: str, events: Sequence[UsageEventIn], now: datetime, settings: Settings
 ) -> dict[str, Any]:
     """Count a batch of usage events: all of it or, on any invalid event, nothing."""
-    _check_timestamps(events, now)
-    resolved = _resolve_batch(events, now)
+    exact = [event.timestamp.timestamp() for event in events]
+    _check_timestamps(events, exact, now)
+    stamps = [int(ts) for ts in exact]  # floor: every moment of a second falls in one bucket
+    resolved = _resolve_batch(events, [ts // 86400 for ts in stamps])
 
     # De-duplicate inside the batch first (the first occurrence wins), then against the database.
     first_index: dict[str, int] = {}
     duplicates: list[str] = []
     for index, event in enumerate(events):
-        if event.request_id is None:
+        rid = event.request_id
+        if rid is None:
             continue
-        if event.request_id in first_index:
-            duplicates.append(event.request_id)
+        if rid in first_index:
+            duplicates.append(rid)
         else:
-            first_index[event.request_id] = index
+            first_index[rid] = index
     claimed = store.claim_request_ids(
-        session, org=org, ids=[(rid, _ts(events[i].timestamp)) for rid, i in first_index.items()]
+        session, org=org, ids=[(rid, stamps[i]) for rid, i in first_index.items()]
     )
     duplicates.extend(rid for rid in first_index if rid not in claimed)
 
-    counts: dict[BucketKey, Counts] = {}
-    per_family: dict[str, Counts] = {}
-    accepted = 0
-    for index, (event, model) in enumerate(zip(events, resolved, strict=True)):
+    # Plain lists in the hot loop: a 10,000-event batch folds into a few dozen bucket rows.
+    sums: dict[BucketKey, list[int]] = {}
+    for index, event in enumerate(events):
         rid = event.request_id
         if rid is not None and (first_index[rid] != index or rid not in claimed):
             continue
-        accepted += 1
-        delta = Counts(tpm_tokens(event), 1, event.prompt_tokens, event.completion_tokens)
-        key = (org, model.family, _bucket(_ts(event.timestamp)), model_key(model))
-        counts[key] = counts.get(key, Counts()) + delta
-        per_family[model.family] = per_family.get(model.family, Counts()) + delta
+        family, key = resolved[index]
+        ts = stamps[index]
+        bucket_key = (org, family, ts - ts % BUCKET_SECONDS, key)
+        row = sums.get(bucket_key)
+        if row is None:
+            row = sums[bucket_key] = [0, 0, 0, 0]
+        row[0] += tpm_tokens(event)
+        row[1] += 1
+        row[2] += event.prompt_tokens
+        row[3] += event.completion_tokens
+    counts = {k: Counts(*v) for k, v in sums.items()}
     store.add_to_buckets(session, counts)
 
+    per_family: dict[str, Counts] = {}
+    for (_, family, _, _), c in counts.items():
+        per_family[family] = per_family.get(family, Counts()) + c
     for family in sorted(per_family):
         evaluate_alert(session, org=org, family=family, now=now, settings=settings)
+    accepted = sum(c.requests for c in per_family.values())
     log.info("usage for %s: %d accepted, %d duplicate(s)", org, accepted, len(duplicates))
     return {
         "org": org,
@@ -380,7 +396,7 @@ def ingest(
         "duplicates": len(duplicates),
         "duplicate_request_ids": duplicates[:_MAX_LISTED_DUPLICATES],
         "tokens_counted": sum(c.tokens for c in per_family.values()),
-        "requests_counted": sum(c.requests for c in per_family.values()),
+        "requests_counted": accepted,
         "pools": [
             {"family": f, "tokens": c.tokens, "requests": c.requests}
             for f, c in sorted(per_family.items())
@@ -672,7 +688,10 @@ def list_pools(session: Session, *, org: str, now: datetime, settings: Settings)
         for p in session.execute(select(UsagePool).where(col(UsagePool.org) == org)).scalars()
     }
     families = store.families_since(
-        session, org=org, since_bucket=_bucket(_ts(now - POOL_LIST_LOOKBACK))
+        session,
+        org=org,
+        families=load_catalogue().families,
+        since_bucket=_bucket(_ts(now - POOL_LIST_LOOKBACK)),
     )
     families |= {
         f for f, p in pools.items() if p.configured_tokens_per_minute or p.learned_tokens_per_minute

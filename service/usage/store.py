@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Table, delete, func, select
+from sqlalchemy import String, Table, delete, exists, func, literal, select, text, union_all
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, SQLModel
 
@@ -56,18 +56,31 @@ def claim_request_ids(session: Session, *, org: str, ids: Sequence[tuple[str, in
     """
     if not ids:
         return set()
+    ordered = sorted(ids)  # one lock order for every transaction: no deadlocks between replicas
+    if session.get_bind().dialect.name == "postgresql":
+        # Two array parameters instead of 30,000 scalars: psycopg and the server parse one short
+        # statement, and unnest keeps the array order, which is the lock order.
+        result = session.execute(
+            _PG_CLAIM,
+            {"org": org, "ids": [rid for rid, _ in ordered], "ts": [ts for _, ts in ordered]},
+        )
+        return set(result.scalars())
     stmt = dialect_insert(session, REQUEST_IDS).on_conflict_do_nothing(
         index_elements=["org", "request_id"]
     )
-    rows = [{"org": org, "request_id": rid, "event_ts": ts} for rid, ts in sorted(ids)]
-    claimed: set[str] = set()
-    # Chunked so each statement stays under SQLite's bound-parameter limit.
-    for start in range(0, len(rows), 2000):
-        result = session.execute(
-            stmt.values(rows[start : start + 2000]).returning(REQUEST_IDS.c.request_id)
-        )
-        claimed.update(result.scalars())
-    return claimed
+    rows = [{"org": org, "request_id": rid, "event_ts": ts} for rid, ts in ordered]
+    # executemany: SQLAlchemy compiles the statement once and sends the rows in multi-VALUES pages
+    # ("insertmanyvalues"), keeping their order.
+    result = session.execute(stmt.returning(REQUEST_IDS.c.request_id), rows)
+    return set(result.scalars())
+
+
+_PG_CLAIM = text(
+    "INSERT INTO usage_request_ids (org, request_id, event_ts) "
+    "SELECT :org, u.request_id, u.event_ts "
+    "FROM unnest(CAST(:ids AS varchar[]), CAST(:ts AS bigint[])) AS u(request_id, event_ts) "
+    "ON CONFLICT (org, request_id) DO NOTHING RETURNING request_id"
+)
 
 
 def add_to_buckets(session: Session, counts: dict[BucketKey, Counts]) -> None:
@@ -96,8 +109,7 @@ def add_to_buckets(session: Session, counts: dict[BucketKey, Counts]) -> None:
         }
         for (org, family, bucket, model), c in sorted(counts.items())
     ]
-    for start in range(0, len(rows), 1000):
-        session.execute(stmt.values(rows[start : start + 1000]))
+    session.execute(stmt, rows)
 
 
 def window_by_model(
@@ -156,10 +168,28 @@ def minute_totals(
     }
 
 
-def families_since(session: Session, *, org: str, since_bucket: int) -> set[str]:
+def families_since(
+    session: Session, *, org: str, families: Sequence[str], since_bucket: int
+) -> set[str]:
+    """Which of ``families`` have usage since ``since_bucket``.
+
+    One EXISTS probe per family, each a short range of the primary key: a plain DISTINCT would
+    walk the organisation's whole history on SQLite."""
+    if not families:
+        return set()
     c = BUCKETS.c
-    query = select(c.family).where(c.org == org, c.bucket >= since_bucket).distinct()
-    return set(session.execute(query).scalars())
+    probes = [
+        select(literal(family, String()).label("family")).where(
+            exists().where(c.org == org, c.family == family, c.bucket >= since_bucket)
+        )
+        for family in families
+    ]
+    if session.get_bind().dialect.name == "postgresql":
+        # Once psycopg prepares this statement, PostgreSQL may switch to a generic plan that cannot
+        # see how narrow `bucket >= ...` is and scans the history (measured: 2 ms -> 380 ms at 10^6
+        # events). Plan each execution for its actual values instead.
+        session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
+    return set(session.execute(union_all(*probes)).scalars())
 
 
 def prune_request_ids(session: Session, *, before_ts: int) -> int:
