@@ -14,6 +14,7 @@ from service.types import utcnow
 from service.usage import service
 from service.usage.schemas import (
     MAX_BATCH,
+    PRINTABLE,
     TPM_RULE,
     HistoryOut,
     LimitIn,
@@ -51,6 +52,7 @@ FamilyPath = Annotated[
     str,
     Path(
         min_length=1,
+        pattern=PRINTABLE,
         max_length=200,
         description="a family (gpt-3.5-turbo) or any model name in it, incl. ft: names",
     ),

@@ -39,8 +39,17 @@ Org = Annotated[
         'OpenAI organisation, else "default"',
     ),
 ]
+# Printable text only: control characters (NUL above all, which PostgreSQL cannot store) are
+# refused at the edge instead of failing in the database.
+PRINTABLE = r"^[^\x00-\x1f\x7f]+$"
 ModelName = Annotated[
-    str, Field(min_length=1, max_length=200, examples=["ft:gpt-3.5-turbo-0613:acme::8abc123"])
+    str,
+    Field(
+        min_length=1,
+        max_length=200,
+        pattern=PRINTABLE,
+        examples=["ft:gpt-3.5-turbo-0613:acme::8abc123"],
+    ),
 ]
 
 
@@ -69,6 +78,7 @@ class UsageEventIn(BaseModel):
         None,
         min_length=1,
         max_length=200,
+        pattern=PRINTABLE,
         description="counted once per organisation, however often it is sent",
     )
 

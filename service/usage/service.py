@@ -743,6 +743,10 @@ def history(
             f"a history covers at most {MAX_HISTORY.days} days; ask for a shorter range",
             code="bad_range",
         )
+    if end > now + timedelta(days=1):
+        raise InvalidInput(
+            "`to` is more than a day ahead; no usage is recorded there", code="bad_range"
+        )
     first_minute = _ts(start) - _ts(start) % 60
     end_ts = _ts(end) - _ts(end) % 60
     if end_ts < end.timestamp():

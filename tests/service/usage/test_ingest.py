@@ -183,3 +183,23 @@ def test_ingest__openapi_documents_the_counting_rule(usage: UsageApi):
 def test_ingest__total_tokens_of_openai_usage_object_is_accepted_and_ignored(usage: UsageApi):
     r = usage.post_events(ev(prompt=10, completion=5, total_tokens=999))
     assert r.json()["tokens_counted"] == 15
+
+
+def test_ingest__control_characters_are_422_not_a_database_error(usage: UsageApi):
+    # PostgreSQL cannot store NUL; such names must be refused before they reach it.
+    for event in [
+        ev(request_id="a\x00b"),
+        ev(model="ft:gpt-3.5-turbo-0613:acme::ab\x00c"),
+        ev(model="gpt-4o\n"),
+    ]:
+        r = usage.post_events(event)
+        assert r.status_code == 422, r.text
+    r = usage.admin.post(
+        "/v1/usage/ratelimit",
+        json={
+            "model": "ft:gpt-4o-2024-08-06:a::\x00",
+            "headers": {"x-ratelimit-limit-tokens": "5"},
+        },
+    )
+    assert r.status_code == 422
+    assert usage.pool("gpt-3.5-turbo")["requests_per_minute"] == 0

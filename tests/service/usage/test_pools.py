@@ -186,6 +186,7 @@ def test_history__bad_ranges_are_422(usage: UsageApi):
         {"from": "2025-04-01T00:00:00Z", "to": "2025-06-02T00:00:00Z"},
         {"from": "2025-06-02T11:00:00", "to": "2025-06-02T12:00:00Z"},
         {"from": "noon"},
+        {"from": "9999-12-31T23:00:00Z", "to": "9999-12-31T23:59:30Z"},
     ]:
         r = usage.admin.get("/v1/usage/pools/gpt-3.5-turbo/history", params=params)
         assert r.status_code == 422, (params, r.text)
