@@ -29,6 +29,7 @@ from typing import BinaryIO, Literal
 import tiktoken
 
 from pricing.errors import DatasetError
+from pricing.estimate import MIN_EXAMPLES_TO_LAUNCH, too_few_examples_warning
 from pricing.tokens import ENCODING_NAMES, get_encoding, message_tokens
 
 __all__ = [
@@ -41,7 +42,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-MIN_EXAMPLES = 10
+MIN_EXAMPLES = MIN_EXAMPLES_TO_LAUNCH
 """OpenAI refuses to start a fine-tuning job on fewer examples than this."""
 
 _MAX_TOKEN_LENGTHS = 10_000
@@ -482,10 +483,7 @@ def _finish(part: _Partial, *, encoding_name: str, cap: int) -> DatasetStats:
         noun = "line was" if left_out == 1 else "lines were"
         warnings.append(f"{left_out} {noun} left out of the token counts because of format errors")
     if stats.n < MIN_EXAMPLES:
-        warnings.append(
-            f"only {stats.n} example{'' if stats.n == 1 else 's'}: "
-            f"OpenAI requires at least {MIN_EXAMPLES} examples to launch a job"
-        )
+        warnings.append(too_few_examples_warning(stats.n))
     return DatasetStats(
         format=fmt,
         encoding_name=encoding_name,

@@ -20,6 +20,12 @@ MAX_EPOCHS = 50
 MIN_EXAMPLES_TO_LAUNCH = 10
 
 
+def too_few_examples_warning(n_examples: int) -> str:
+    """The one wording of OpenAI's minimum, shared by the dataset analysis and the estimate."""
+    plural = "" if n_examples == 1 else "s"
+    return f"only {n_examples} example{plural}: OpenAI requires at least {MIN_EXAMPLES_TO_LAUNCH} examples to launch a job"
+
+
 def default_epochs(n_examples: int) -> int:
     """OpenAI's rule for n_epochs="auto": 3, stretched for tiny sets and shrunk for huge ones."""
     if n_examples <= 0:
@@ -105,7 +111,9 @@ def estimate_training(
             raise InvalidEstimateInputError(f"n_epochs must be between 1 and {MAX_EPOCHS}, or 'auto'")
         epochs = n_epochs
     if n_examples is not None and n_examples < MIN_EXAMPLES_TO_LAUNCH:
-        notes.append(f"{n_examples} examples: OpenAI requires at least {MIN_EXAMPLES_TO_LAUNCH} to launch a job")
+        warning = too_few_examples_warning(n_examples)
+        if warning not in notes:  # a file's analysis already says so
+            notes.append(warning)
     quote = book.quote(model.id, as_of=as_of, overrides=overrides)
     price = quote.require("usd_per_1m_training_tokens")
     charged = billing_tokens * epochs
