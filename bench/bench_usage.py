@@ -105,22 +105,22 @@ def seed_history(engine: Any, *, events: int, end: int, start_id: int) -> int:
     buckets = min(events // len(MODELS), 7 * 8640) or 1
     slots = [(end - i * 10, model) for i in range(buckets) for model in MODELS]
     base, extra = divmod(events, len(slots))
-    rows = [
-        {
-            "org": "default",
-            "family": "gpt-3.5-turbo",
-            "bucket": b,
-            "model": m,
-            "requests": base + (1 if n < extra else 0),
-            "tokens": 0,
-            "prompt_tokens": 0,
-            "completion_tokens": 0,
-        }
-        for n, (b, m) in enumerate(slots)
-    ]
-    for row in rows:
-        row["tokens"] = row["prompt_tokens"] = row["requests"] * 900
-    rows = [r for r in rows if r["requests"]]
+    rows: list[dict[str, object]] = []
+    for n, (b, m) in enumerate(slots):
+        requests = base + (1 if n < extra else 0)
+        if requests:
+            rows.append(
+                {
+                    "org": "default",
+                    "family": "gpt-3.5-turbo",
+                    "bucket": b,
+                    "model": m,
+                    "requests": requests,
+                    "tokens": requests * 900,
+                    "prompt_tokens": requests * 900,
+                    "completion_tokens": 0,
+                }
+            )
     ids = [
         {
             "org": "default",

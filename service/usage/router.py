@@ -222,10 +222,9 @@ def list_pools(
     response_model=PoolOut,
     summary="One pool now",
     description=(
-        "Current tokens and requests per minute (the last 60 seconds, in 10-second buckets), the "
-        "limit, "
-        "headroom and utilisation, split by model: the base snapshot and each ft: model. "
-        + TPM_RULE
+        "Current tokens and requests per minute — the last minute to 10-second resolution: the "
+        "bucket holding now and the five before it (see `window`) — the limit, headroom and "
+        "utilisation, split by model: the base snapshot and each ft: model. " + TPM_RULE
     ),
 )
 def get_pool(

@@ -228,9 +228,11 @@ class ModelUsageOut(BaseModel):
 
 
 class WindowOut(BaseModel):
+    """The 10-second buckets counted as "now": the one holding `end` and the five before it."""
+
     start: datetime
     end: datetime
-    seconds: int
+    seconds: float = Field(description="end - start: between 50 and 60")
 
 
 class AlertStateOut(BaseModel):

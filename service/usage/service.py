@@ -623,7 +623,7 @@ def _pool_view(
         "window": {
             "start": _from_ts(first),
             "end": now,
-            "seconds": WINDOW_BUCKETS * BUCKET_SECONDS,
+            "seconds": round((now - _from_ts(first)).total_seconds(), 3),
         },
         "tokens_per_minute": total.tokens,
         "requests_per_minute": total.requests,

