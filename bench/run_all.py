@@ -35,7 +35,10 @@ def machine() -> str:
         memory = f"{int(mem) / 1024 / 1024:.0f} GiB"
     except (OSError, ValueError, IndexError):
         cpus, memory = None, "?"
-    return f"{platform.processor() or platform.machine()}, {cpus} cores, {memory} RAM, Python {platform.python_version()}, {platform.system()} {platform.release()}"
+    return (
+        f"{platform.processor() or platform.machine()}, {cpus} cores, {memory} RAM, "
+        f"Python {platform.python_version()}, {platform.system()} {platform.release()}"
+    )
 
 
 def main() -> int:

@@ -103,7 +103,8 @@ class Catalogue:
         if not current:
             raise ModelNotAvailableError(
                 f"{name!r} did not exist yet on {as_of.isoformat()}; "
-                f"it first pointed at {history[0].target} on {history[0].effective_from.isoformat()}."
+                f"it first pointed at {history[0].target} "
+                f"on {history[0].effective_from.isoformat()}."
             )
         return current[-1].target
 
@@ -146,10 +147,8 @@ class Catalogue:
             checkpoint = int(match.group("step"))
             parts = parts[:5]
         if len(parts) != 5 or not parts[1] or not parts[4]:
-            raise UnknownModelError(
-                raw,
-                [f"ft:{parts[1] if len(parts) > 1 and parts[1] else 'gpt-3.5-turbo-0613'}:ORG:SUFFIX:ID"],
-            )
+            base_hint = parts[1] if len(parts) > 1 and parts[1] else "gpt-3.5-turbo-0613"
+            raise UnknownModelError(raw, [f"ft:{base_hint}:ORG:SUFFIX:ID"])
         base_name = parts[1]
         try:
             base = self.resolve(base_name, as_of=as_of)

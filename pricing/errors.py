@@ -1,4 +1,4 @@
-"""The pricing package's exception tree: every error a caller can act on derives from PricingError."""
+"""The pricing package's exceptions: every error a caller can act on derives from PricingError."""
 
 from __future__ import annotations
 

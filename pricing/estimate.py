@@ -23,7 +23,10 @@ MIN_EXAMPLES_TO_LAUNCH = 10
 def too_few_examples_warning(n_examples: int) -> str:
     """The one wording of OpenAI's minimum, shared by the dataset analysis and the estimate."""
     plural = "" if n_examples == 1 else "s"
-    return f"only {n_examples} example{plural}: OpenAI requires at least {MIN_EXAMPLES_TO_LAUNCH} examples to launch a job"
+    return (
+        f"only {n_examples} example{plural}: "
+        f"OpenAI requires at least {MIN_EXAMPLES_TO_LAUNCH} examples to launch a job"
+    )
 
 
 def default_epochs(n_examples: int) -> int:
@@ -88,8 +91,8 @@ def estimate_training(
         truncated = [i + 1 for i, n in enumerate(token_lengths) if n > limit]
         if truncated:
             notes.append(
-                f"{len(truncated)} example(s) exceed the {limit:,}-token limit of {model.id} and will be "
-                f"truncated (examples {', '.join(map(str, truncated[:20]))})"
+                f"{len(truncated)} example(s) exceed the {limit:,}-token limit of {model.id} "
+                f"and will be truncated (examples {', '.join(map(str, truncated[:20]))})"
             )
         billing_tokens = sum(min(n, limit) for n in token_lengths)
         n_examples = len(token_lengths)
@@ -105,7 +108,10 @@ def estimate_training(
             epochs = default_epochs(n_examples)
         else:
             epochs = 3
-            notes.append("n_epochs=auto without an example count assumes 3 epochs; pass examples for OpenAI's rule")
+            notes.append(
+                "n_epochs=auto without an example count assumes 3 epochs; "
+                "pass examples for OpenAI's rule"
+            )
     else:
         if not 1 <= n_epochs <= MAX_EPOCHS:
             raise InvalidEstimateInputError(f"n_epochs must be between 1 and {MAX_EPOCHS}, or 'auto'")

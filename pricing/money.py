@@ -17,7 +17,7 @@ ONE_MILLION = Decimal(1_000_000)
 
 def to_decimal(value: str | int | Decimal) -> Decimal:
     """Parse a money or price value; floats are refused because they are already inexact."""
-    if isinstance(value, float):  # type: ignore[unreachable]
+    if isinstance(value, float):
         raise TypeError("money must not be a float; pass a decimal string")
     try:
         result = Decimal(value)

@@ -163,7 +163,8 @@ class PriceBook:
         if self._versions and version.effective_date < self._versions[-1].effective_date:
             raise InvalidPriceTableError(
                 f"effective date {version.effective_date} is before the latest version "
-                f"{self._versions[-1].version} ({self._versions[-1].effective_date}); history is append-only"
+                f"{self._versions[-1].version} ({self._versions[-1].effective_date}); "
+                "history is append-only"
             )
         self._versions.append(version)
 
@@ -185,7 +186,8 @@ class PriceBook:
             if v.version == version_id:
                 return v
         raise UnknownPriceVersionError(
-            f"no price version {version_id!r}; published: {', '.join(v.version for v in self._versions)}"
+            f"no price version {version_id!r}; "
+            f"published: {', '.join(v.version for v in self._versions)}"
         )
 
     def in_force(self, as_of: date) -> PriceVersion:
@@ -193,7 +195,8 @@ class PriceBook:
         if not current:
             raise UnknownPriceVersionError(
                 f"no prices in force on {as_of.isoformat()}; the first version is "
-                f"{self._versions[0].version} effective {self._versions[0].effective_date.isoformat()}"
+                f"{self._versions[0].version} "
+                f"effective {self._versions[0].effective_date.isoformat()}"
             )
         return current[-1]
 
@@ -203,7 +206,8 @@ class PriceBook:
         applicable = [o for o in overrides if o.model == model_id and o.applies_on(as_of)]
         if public is None and not applicable:
             raise ModelNotAvailableError(
-                f"{model_id} has no prices in version {version.version} (in force on {as_of.isoformat()}); "
+                f"{model_id} has no prices in version {version.version} "
+                f"(in force on {as_of.isoformat()}); "
                 "it may not have been released yet on that date"
             )
         prices = dict(public.prices) if public else {}

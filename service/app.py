@@ -74,7 +74,8 @@ def create_app(settings: Settings, *, run_background: bool = True) -> FastAPI:
         summary="Cost and rate-limit planning for teams that fine-tune and run OpenAI models.",
         description=(
             "Money is a decimal string in USD, rounded once to 6 places (half-even). "
-            "Authenticate with `Authorization: Bearer rc_...`; scopes: read, estimate, launch, admin. "
+            "Authenticate with `Authorization: Bearer rc_...`; "
+            "scopes: read, estimate, launch, admin. "
             "Errors are `application/problem+json`."
         ),
         lifespan=lifespan,

@@ -137,7 +137,8 @@ def cmd_estimate_train(args: argparse.Namespace) -> int:
         f"  billing tokens    {estimate.billing_tokens:,}",
         f"  epochs            {estimate.n_epochs}" + (" (auto)" if estimate.epochs_auto else ""),
         f"  charged tokens    {estimate.charged_tokens:,}",
-        f"  training price    ${out['usd_per_1m_training_tokens']} per 1M tokens ({estimate.price_source})",
+        f"  training price    ${out['usd_per_1m_training_tokens']} per 1M tokens "
+        f"({estimate.price_source})",
         f"  cost              {display_usd(estimate.cost_usd)} (exact: ${out['cost_usd']})",
     ]
     lines += [f"  warning: {w}" for w in estimate.warnings]
@@ -178,10 +179,13 @@ def cmd_estimate_inference(args: argparse.Namespace) -> int:
             return 0
         e = estimates[0]
         sys.stdout.write(
-            f"Inference estimate for {e.model}{' (fine-tuned)' if e.fine_tuned else ''}, price version {e.price_version}\n"
+            f"Inference estimate for {e.model}{' (fine-tuned)' if e.fine_tuned else ''}, "
+            f"price version {e.price_version}\n"
             f"  per request  ${out['cost_per_request_usd']}\n"
-            f"  per day      {display_usd(e.cost_per_day_usd)} (exact: ${out['cost_per_day_usd']})\n"
-            f"  per month    {display_usd(e.cost_per_month_usd)} (30 days; exact: ${out['cost_per_month_usd']})\n"
+            f"  per day      {display_usd(e.cost_per_day_usd)} "
+            f"(exact: ${out['cost_per_day_usd']})\n"
+            f"  per month    {display_usd(e.cost_per_month_usd)} "
+            f"(30 days; exact: ${out['cost_per_month_usd']})\n"
         )
         return 0
     comparison = compare_scenarios(estimates)
@@ -199,8 +203,16 @@ def cmd_estimate_inference(args: argparse.Namespace) -> int:
 def cmd_prices(args: argparse.Namespace) -> int:
     book = load_builtin_price_book()
     if args.prices_cmd == "list":
-        rows = [{"version": v.version, "effective_date": v.effective_date.isoformat(), "notes": v.notes,
-                 "source": v.source} for v in book.versions]
+        # One type for both tables: a price diff's old/new is None when the field is absent.
+        rows: list[dict[str, str | None]] = [
+            {
+                "version": v.version,
+                "effective_date": v.effective_date.isoformat(),
+                "notes": v.notes,
+                "source": v.source,
+            }
+            for v in book.versions
+        ]
         if args.json:
             _emit({"versions": rows})
         else:
@@ -219,7 +231,10 @@ def cmd_prices(args: argparse.Namespace) -> int:
         if args.json:
             _emit({"version": version.version, "effective_date": version.effective_date.isoformat(), "models": table})
         else:
-            sys.stdout.write(f"Price version {version.version} (effective {version.effective_date}), USD per 1M tokens\n")
+            sys.stdout.write(
+                f"Price version {version.version} (effective {version.effective_date}), "
+                "USD per 1M tokens\n"
+            )
             for m, fields in table.items():
                 sys.stdout.write(f"{m}\n")
                 for k, v in fields.items():

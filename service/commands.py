@@ -11,7 +11,7 @@ log = logging.getLogger(__name__)
 
 
 def bootstrap_admin_key(app: Any, settings: Any) -> str | None:
-    """On the very first start create the admin key (random, or RATECARD_ADMIN_API_KEY); return it if new."""
+    """On first start, create the admin key (random or RATECARD_ADMIN_API_KEY); return it if new."""
     from service.auth.service import create_key, has_any_key
     from service.db import session_scope
 
@@ -49,7 +49,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         sys.stderr.write(
             "\n  First start: created the admin API key (shown once, store it now):\n"
             f"    {secret}\n"
-            "  Use it as `Authorization: Bearer <key>`; create narrower keys with POST /v1/keys.\n\n"
+            "  Use it as `Authorization: Bearer <key>`; "
+            "create narrower keys with POST /v1/keys.\n\n"
         )
     mount_slack_if_configured(app, settings)
     if demo is not None:
@@ -145,7 +146,9 @@ def cmd_bot(args: argparse.Namespace) -> int:
 
 
 def add_commands(sub: Any) -> None:
-    serve = sub.add_parser("serve", help="run the REST API (SQLite file in the working directory by default)")
+    serve = sub.add_parser(
+        "serve", help="run the REST API (SQLite file in the working directory by default)"
+    )
     serve.add_argument("--host", help="bind address (default 127.0.0.1; RATECARD_HOST)")
     serve.add_argument("--port", type=int, help="port (default 8000; RATECARD_PORT)")
     serve.add_argument("--demo", action="store_true",

@@ -41,7 +41,8 @@ def get_principal(
     session: SessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
-    # Keys are accepted only in the Authorization header, never in a query string (they leak into logs).
+    # Keys are accepted only in the Authorization header, never in a query string
+    # (they leak into logs).
     # The request's own session is reused: one connection and one transaction per request.
     if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
         raise NotAuthenticated("missing API key: send `Authorization: Bearer rc_...`")

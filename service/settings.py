@@ -21,8 +21,19 @@ class Settings(BaseSettings):
 
     redis_url: str | None = Field(None, description="optional shared store for TPM windows across replicas")
     tpm_alert_threshold_pct: int = Field(80, ge=1, le=100, description="pool utilisation (%) that raises a TPM alert")
-    tpm_alert_rearm_pct: int = Field(10, ge=0, le=100, description="after a TPM alert, utilisation must fall this many points below the threshold before the next one")
-    usage_tier: str | None = Field(None, pattern=r"^(free|[1-5])$", description="OpenAI usage tier whose default limits apply until a limit is set or learned (default: the tier table's default_tier)")
+    tpm_alert_rearm_pct: int = Field(
+        10,
+        ge=0,
+        le=100,
+        description="after a TPM alert, utilisation must fall this many points below the threshold "
+        "before the next one",
+    )
+    usage_tier: str | None = Field(
+        None,
+        pattern=r"^(free|[1-5])$",
+        description="OpenAI usage tier whose default limits apply until a limit is set or learned "
+        "(default: the tier table's default_tier)",
+    )
     usage_retention_days: int = Field(400, ge=8, description="per-minute usage history kept for reports")
 
     openai_base_url: str = Field("https://api.openai.com/v1", description="OpenAI API base URL (a proxy, or the fake in tests and the demo)")
@@ -36,8 +47,12 @@ class Settings(BaseSettings):
                                     "(never of a job create that may have happened)")
     openai_backoff_seconds: float = Field(0.5, gt=0, description="first retry delay; doubles per attempt, with jitter")
     watcher_lease_seconds: float = Field(
-        90.0, gt=0, description="the watcher lease (one poller across replicas) lapses this long after the holder's "
-        "last tick, so a crashed watcher is replaced; keep it above watch_interval_seconds")
+        90.0,
+        gt=0,
+        description="the watcher lease (one poller across replicas) lapses this long after the "
+        "holder's last tick, so a crashed watcher is replaced; "
+        "keep it above watch_interval_seconds",
+    )
     watch_events_per_tick: int = Field(
         50, ge=0, le=10_000, description="most job event fetches per watcher tick (finished jobs first, then "
         "running jobs least recently fetched); the status of every job is polled regardless")
@@ -47,7 +62,11 @@ class Settings(BaseSettings):
 
     slack_api_url: str = Field("https://slack.com/api/", description="Slack Web API base URL")
     slack_bot_token: SecretStr | None = Field(None, description="xoxb- token: alerts to Slack, and the bot")
-    slack_signing_secret: SecretStr | None = Field(None, description="verifies requests from Slack; with the bot token, `serve` answers /slack/events")
+    slack_signing_secret: SecretStr | None = Field(
+        None,
+        description="verifies requests from Slack; with the bot token, "
+        "`serve` answers /slack/events",
+    )
     slack_app_token: SecretStr | None = Field(None, description="xapp- token for `ratecard bot --socket-mode`")
     dispatch_interval_seconds: float = Field(2.0, gt=0, description="seconds between two alert dispatcher rounds")
     run_dispatcher: bool = Field(True, description="run the alert dispatcher inside `ratecard serve`")

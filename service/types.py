@@ -14,7 +14,7 @@ from pricing.money import format_usd
 
 
 class Money(TypeDecorator[Decimal]):
-    """Money stored as its canonical decimal string, so SQLite and PostgreSQL return it identically."""
+    """Money stored as its canonical decimal string: SQLite and PostgreSQL return it identically."""
 
     impl = String(40)
     cache_ok = True

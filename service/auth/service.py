@@ -1,4 +1,4 @@
-"""API keys: random, prefixed, shown once, stored only as a SHA-256 hash, compared in constant time."""
+"""API keys: random, prefixed, shown once, kept only as a SHA-256 hash, checked in constant time."""
 
 from __future__ import annotations
 
@@ -47,7 +47,10 @@ def create_key(session: Session, *, name: str, scopes: Iterable[str], secret: st
     scope_list = sorted(set(scopes))
     unknown = [s for s in scope_list if s not in SCOPES]
     if unknown or not scope_list:
-        raise InvalidInput(f"scopes must be a non-empty subset of {', '.join(SCOPES)}; got {', '.join(unknown) or 'none'}")
+        raise InvalidInput(
+            f"scopes must be a non-empty subset of {', '.join(SCOPES)}; "
+            f"got {', '.join(unknown) or 'none'}"
+        )
     if session.exec(select(ApiKey).where(ApiKey.name == name)).first():
         raise Conflict(f"an API key named {name!r} already exists")
     secret = secret or new_secret()

@@ -37,7 +37,7 @@ def training(body: TrainingRequest, session: SessionDep, principal: EstimateKey)
 
 
 def spool_upload(upload: UploadFile, settings: Settings) -> Path:
-    """Copy an upload to a named file (worker processes reopen it by path), enforcing the size limit."""
+    """Copy an upload to a named file (workers reopen it by path), enforcing the size limit."""
     folder = settings.upload_dir or Path(tempfile.gettempdir())
     folder.mkdir(parents=True, exist_ok=True)
     fd, name = tempfile.mkstemp(prefix="ratecard-upload-", suffix=".jsonl", dir=folder)

@@ -73,7 +73,10 @@ class InferenceRequest(BaseModel):
     scenarios: list[ScenarioIn] = Field(default_factory=list, max_length=20,
                                         description="alternatives priced on the same workload")
     fine_tune_prompt_cut: Annotated[float, Field(ge=0, lt=1)] | None = Field(
-        None, description="add a fine-tuned scenario of `model` with the prompt cut by this fraction (0.9 = 90%)")
+        None,
+        description="add a fine-tuned scenario of `model` with the prompt cut by this fraction "
+        "(0.9 = 90%)",
+    )
     training_tokens: TokenCount | None = Field(None, description="billing tokens per epoch, for break-even")
     training_epochs: Epochs = "auto"
     training_examples: Annotated[int, Field(ge=1, le=10**9)] | None = None

@@ -1,4 +1,4 @@
-"""The price book the service prices with: the shipped history plus versions published via the API."""
+"""The price book the service uses: the shipped history plus versions published via the API."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import logging
 from datetime import date
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from pricing.catalogue import Catalogue, load_catalogue
 from pricing.errors import PriceVersionConflictError
@@ -28,14 +28,22 @@ def load_price_book(session: Session) -> PriceBook:
     cached by their ids and every replica sees a new version on its next request.
     """
     published = session.exec(
-        select(PublishedPriceVersion.id, PublishedPriceVersion.version).order_by(PublishedPriceVersion.id)  # type: ignore[arg-type]
+        select(PublishedPriceVersion.id, PublishedPriceVersion.version).order_by(
+            col(PublishedPriceVersion.id)
+        )
     ).all()
-    key = (str(session.get_bind().engine.url), tuple((int(i), str(v)) for i, v in published))
+    ids: list[tuple[int, str]] = []
+    for i, v in published:
+        assert i is not None  # a primary key read back from the table
+        ids.append((int(i), str(v)))
+    key = (str(session.get_bind().engine.url), tuple(ids))
     cached = _book_cache.get(key)
     if cached is not None:
         return cached
     book = load_builtin_price_book()
-    rows = session.exec(select(PublishedPriceVersion).order_by(PublishedPriceVersion.id)).all()  # type: ignore[arg-type]
+    rows = session.exec(
+        select(PublishedPriceVersion).order_by(col(PublishedPriceVersion.id))
+    ).all()
     for row in rows:
         book = book.with_version(parse_version(row.body, published_by=row.published_by))
     if len(_book_cache) > 16:
@@ -55,8 +63,8 @@ def publish_version(session: Session, *, body: dict[str, Any], published_by: str
     unknown = [m for m in version.models if m not in catalogue.models]
     if unknown:
         raise InvalidInput(
-            f"unknown models in price version: {', '.join(sorted(unknown))}; prices are keyed by dated "
-            "snapshot ids such as gpt-4o-mini-2024-07-18",
+            f"unknown models in price version: {', '.join(sorted(unknown))}; "
+            "prices are keyed by dated snapshot ids such as gpt-4o-mini-2024-07-18",
             unknown_models=sorted(unknown),
         )
     try:
@@ -73,7 +81,7 @@ def publish_version(session: Session, *, body: dict[str, Any], published_by: str
 
 
 def list_overrides(session: Session, *, model: str | None = None) -> list[PriceOverrideRow]:
-    query = select(PriceOverrideRow).order_by(PriceOverrideRow.model, PriceOverrideRow.field)  # type: ignore[arg-type]
+    query = select(PriceOverrideRow).order_by(PriceOverrideRow.model, PriceOverrideRow.field)
     if model:
         query = query.where(PriceOverrideRow.model == model)
     return list(session.exec(query).all())

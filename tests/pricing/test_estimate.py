@@ -111,7 +111,8 @@ def test_scenarios__fine_tune_with_short_prompt_vs_base_vs_gpt4_break_even(book)
     training = estimate_training(model=resolve(ft_name, as_of), book=book, as_of=as_of, billing_tokens=100_000, n_epochs=3)
     result = compare_scenarios([base, ft, gpt4], training=training)
     by_name = {b.against: b for b in result.break_even}
-    # base: 1500*1.5 + 200*2 = 2650 micro$; ft: 150*3 + 200*6 = 1650 micro$ -> saves $0.001 per request
+    # base: 1500*1.5 + 200*2 = 2650 micro$; ft: 150*3 + 200*6 = 1650 micro$
+    # -> saves $0.001 per request
     assert by_name["base few-shot"].saving_per_request_usd == Decimal("0.001")
     assert by_name["base few-shot"].requests == 2400  # $2.40 / $0.001
     assert by_name["base few-shot"].days == Decimal("2.4")
