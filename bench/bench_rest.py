@@ -19,8 +19,11 @@ import time
 import httpx
 
 KEY = "rc_bench_admin_key_0123456789abcdef"
-BODY = {"model": "gpt-3.5-turbo", "as_of": "2024-06-01",
-        "workload": {"prompt_tokens": 1500, "completion_tokens": 200, "requests_per_day": 10000}}
+BODY = {
+    "model": "gpt-3.5-turbo",
+    "as_of": "2024-06-01",
+    "workload": {"prompt_tokens": 1500, "completion_tokens": 200, "requests_per_day": 10000},
+}
 
 
 def free_port() -> int:
@@ -29,16 +32,22 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-async def drive(base: str, method: str, path: str, seconds: float, concurrency: int, json: object | None) -> float:
+async def drive(
+    base: str, method: str, path: str, seconds: float, concurrency: int, json: object | None
+) -> float:
     done = 0
     deadline = time.perf_counter() + seconds
-    async with httpx.AsyncClient(base_url=base, headers={"Authorization": f"Bearer {KEY}"}, timeout=30) as client:
+    async with httpx.AsyncClient(
+        base_url=base, headers={"Authorization": f"Bearer {KEY}"}, timeout=30
+    ) as client:
+
         async def worker() -> None:
             nonlocal done
             while time.perf_counter() < deadline:
                 r = await client.request(method, path, json=json)
                 r.raise_for_status()
                 done += 1
+
         start = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         return done / (time.perf_counter() - start)
@@ -52,8 +61,13 @@ def main() -> None:
     args = parser.parse_args()
     workdir = tempfile.mkdtemp(prefix="ratecard-bench-")
     port = free_port()
-    env = {**os.environ, "RATECARD_PORT": str(port), "RATECARD_ADMIN_API_KEY": KEY, "RATECARD_RUN_WATCHER": "false",
-           "RATECARD_LOG_LEVEL": "WARNING"}
+    env = {
+        **os.environ,
+        "RATECARD_PORT": str(port),
+        "RATECARD_ADMIN_API_KEY": KEY,
+        "RATECARD_RUN_WATCHER": "false",
+        "RATECARD_LOG_LEVEL": "WARNING",
+    }
     if args.database_url:
         env["RATECARD_DATABASE_URL"] = args.database_url
     proc = subprocess.Popen([sys.executable, "-m", "service.cli", "serve"], cwd=workdir, env=env)
@@ -67,7 +81,9 @@ def main() -> None:
                 time.sleep(0.1)
         asyncio.run(drive(base, "GET", "/healthz", 1, args.concurrency, None))  # warm-up
         trivial = asyncio.run(drive(base, "GET", "/healthz", args.seconds, args.concurrency, None))
-        estimate = asyncio.run(drive(base, "POST", "/v1/estimates/inference", args.seconds, args.concurrency, BODY))
+        estimate = asyncio.run(
+            drive(base, "POST", "/v1/estimates/inference", args.seconds, args.concurrency, BODY)
+        )
     finally:
         proc.terminate()
         proc.wait()

@@ -42,7 +42,9 @@ def machine() -> str:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--only", help="comma-separated subset: " + ",".join(BENCHES))
     args = parser.parse_args()
     chosen = args.only.split(",") if args.only else list(BENCHES)
@@ -55,11 +57,15 @@ def main() -> int:
             summary.append((name, 0.0, "missing"))
             continue
         started = time.perf_counter()
-        result = subprocess.run([sys.executable, str(path), *extra], capture_output=True, text=True, timeout=1800)
+        result = subprocess.run(
+            [sys.executable, str(path), *extra], capture_output=True, text=True, timeout=1800
+        )
         elapsed = time.perf_counter() - started
         status = "ok" if result.returncode == 0 else f"exit {result.returncode}"
         summary.append((name, elapsed, status))
-        report.append(f"## {name} (`bench/{script} {' '.join(extra)}`)\n\n```\n{result.stdout.strip()}\n```\n")
+        report.append(
+            f"## {name} (`bench/{script} {' '.join(extra)}`)\n\n```\n{result.stdout.strip()}\n```\n"
+        )
         if result.returncode != 0:
             report.append(f"stderr:\n```\n{result.stderr.strip()[-3000:]}\n```\n")
         sys.stdout.write(report[-1] if result.returncode == 0 else report[-2] + report[-1])

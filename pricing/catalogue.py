@@ -24,7 +24,9 @@ LEGACY_BASES = {
     "babbage": "babbage-002",
     "ada": "babbage-002",
 }
-_LEGACY_FT = re.compile(r"^(?P<base>ada|babbage|curie|davinci):ft-(?P<org>[a-z0-9-]+?)-(?P<stamp>\d{4}-\d{2}-\d{2}(?:-\d{2}-\d{2}-\d{2})?)$")
+_LEGACY_FT = re.compile(
+    r"^(?P<base>ada|babbage|curie|davinci):ft-(?P<org>[a-z0-9-]+?)-(?P<stamp>\d{4}-\d{2}-\d{2}(?:-\d{2}-\d{2}-\d{2})?)$"
+)
 _CHECKPOINT = re.compile(r"^ckpt-step-(?P<step>\d+)$")
 
 
@@ -125,8 +127,12 @@ class Catalogue:
         if legacy:
             base = self.models[LEGACY_BASES[legacy.group("base")]]
             return ResolvedModel(
-                requested=raw, model=base, fine_tuned=True, organization=legacy.group("org"),
-                fine_tune_id=legacy.group("stamp"), legacy=True,
+                requested=raw,
+                model=base,
+                fine_tuned=True,
+                organization=legacy.group("org"),
+                fine_tune_id=legacy.group("stamp"),
+                legacy=True,
             )
         if key in self.models:
             return ResolvedModel(requested=raw, model=self.models[key])
@@ -155,8 +161,13 @@ class Catalogue:
         except UnknownModelError as exc:
             raise UnknownModelError(raw, [f"ft:{s}:..." for s in exc.suggestions]) from None
         return ResolvedModel(
-            requested=raw, model=base.model, fine_tuned=True, via_alias=base.via_alias,
-            organization=parts[2] or None, suffix=parts[3] or None, fine_tune_id=parts[4],
+            requested=raw,
+            model=base.model,
+            fine_tuned=True,
+            via_alias=base.via_alias,
+            organization=parts[2] or None,
+            suffix=parts[3] or None,
+            fine_tune_id=parts[4],
             checkpoint_step=checkpoint,
         )
 
@@ -171,9 +182,14 @@ def _load_catalogue_data(text: str) -> Catalogue:
     data = tomllib.loads(text)
     models = [
         ModelInfo(
-            id=m["id"], family=m["family"], api=m["api"], context_window=m["context_window"],
-            training_example_limit=m.get("training_example_limit"), encoding=m["encoding"],
-            released=m["released"], notes=m.get("notes", ""),
+            id=m["id"],
+            family=m["family"],
+            api=m["api"],
+            context_window=m["context_window"],
+            training_example_limit=m.get("training_example_limit"),
+            encoding=m["encoding"],
+            released=m["released"],
+            notes=m.get("notes", ""),
         )
         for m in data["model"]
     ]

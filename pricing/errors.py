@@ -35,8 +35,8 @@ class UnknownPriceError(PricingError):
         super().__init__(
             f"No published {field} for {model} in price version {version}. "
             f"Supply a contract price as an organisation override "
-            f"(REST: PUT /v1/prices/overrides with {{\"model\": \"{model}\", \"field\": \"{field}\", "
-            f"\"usd_per_1m_tokens\": \"<usd>\"}}; "
+            f'(REST: PUT /v1/prices/overrides with {{"model": "{model}", "field": "{field}", '
+            f'"usd_per_1m_tokens": "<usd>"}}; '
             f"CLI: --override {field}=<usd>)."
         )
 

@@ -85,7 +85,9 @@ def estimate_training(
     assert limit is not None
     if token_lengths is not None:
         if billing_tokens is not None:
-            raise InvalidEstimateInputError("give either tokens or per-example token lengths, not both")
+            raise InvalidEstimateInputError(
+                "give either tokens or per-example token lengths, not both"
+            )
         if any(n < 0 for n in token_lengths):
             raise InvalidEstimateInputError("token lengths must not be negative")
         truncated = [i + 1 for i, n in enumerate(token_lengths) if n > limit]
@@ -114,7 +116,9 @@ def estimate_training(
             )
     else:
         if not 1 <= n_epochs <= MAX_EPOCHS:
-            raise InvalidEstimateInputError(f"n_epochs must be between 1 and {MAX_EPOCHS}, or 'auto'")
+            raise InvalidEstimateInputError(
+                f"n_epochs must be between 1 and {MAX_EPOCHS}, or 'auto'"
+            )
         epochs = n_epochs
     if n_examples is not None and n_examples < MIN_EXAMPLES_TO_LAUNCH:
         warning = too_few_examples_warning(n_examples)
@@ -124,11 +128,19 @@ def estimate_training(
     price = quote.require("usd_per_1m_training_tokens")
     charged = billing_tokens * epochs
     return TrainingEstimate(
-        model=model.id, requested_model=model.requested, price_version=quote.version, as_of=as_of,
-        n_examples=n_examples, billing_tokens=billing_tokens, n_epochs=epochs, epochs_auto=epochs_auto,
-        charged_tokens=charged, usd_per_1m_training_tokens=price,
+        model=model.id,
+        requested_model=model.requested,
+        price_version=quote.version,
+        as_of=as_of,
+        n_examples=n_examples,
+        billing_tokens=billing_tokens,
+        n_epochs=epochs,
+        epochs_auto=epochs_auto,
+        charged_tokens=charged,
+        usd_per_1m_training_tokens=price,
         price_source=quote.source_of("usd_per_1m_training_tokens"),
-        cost_usd=cost_of_tokens(charged, price), warnings=tuple(notes),
+        cost_usd=cost_of_tokens(charged, price),
+        warnings=tuple(notes),
     )
 
 
@@ -178,14 +190,24 @@ def estimate_inference(
         else ("usd_per_1m_input_tokens", "usd_per_1m_output_tokens")
     )
     usd_in, usd_out = quote.require(in_field), quote.require(out_field)
-    per_request = cost_of_tokens(workload.prompt_tokens, usd_in) + cost_of_tokens(workload.completion_tokens, usd_out)
+    per_request = cost_of_tokens(workload.prompt_tokens, usd_in) + cost_of_tokens(
+        workload.completion_tokens, usd_out
+    )
     per_day = per_request * workload.requests_per_day
     source = "override" if {in_field, out_field} & quote.overridden else "public"
     return InferenceEstimate(
-        name=name or model.requested, model=model.id, requested_model=model.requested,
-        fine_tuned=model.fine_tuned, price_version=quote.version, as_of=as_of, workload=workload,
-        usd_per_1m_input_tokens=usd_in, usd_per_1m_output_tokens=usd_out, price_source=source,
-        cost_per_request_usd=per_request, cost_per_day_usd=per_day,
+        name=name or model.requested,
+        model=model.id,
+        requested_model=model.requested,
+        fine_tuned=model.fine_tuned,
+        price_version=quote.version,
+        as_of=as_of,
+        workload=workload,
+        usd_per_1m_input_tokens=usd_in,
+        usd_per_1m_output_tokens=usd_out,
+        price_source=source,
+        cost_per_request_usd=per_request,
+        cost_per_day_usd=per_day,
         cost_per_month_usd=per_day * DAYS_PER_MONTH,
     )
 
@@ -231,7 +253,11 @@ def compare_scenarios(
     if training is not None:
         for ft in (s for s in scenarios if s.fine_tuned):
             for other in (s for s in scenarios if s is not ft and not s.fine_tuned):
-                results.append(break_even(fine_tuned=ft, alternative=other, training_cost_usd=training.cost_usd))
+                results.append(
+                    break_even(
+                        fine_tuned=ft, alternative=other, training_cost_usd=training.cost_usd
+                    )
+                )
     return Comparison(tuple(scenarios), training, tuple(results))
 
 

@@ -109,14 +109,20 @@ class PriceQuote:
         return "override" if price_field in self.overridden else "public"
 
 
-def parse_version(data: Mapping[str, Any], *, published_by: str = "ratecard (shipped)") -> PriceVersion:
+def parse_version(
+    data: Mapping[str, Any], *, published_by: str = "ratecard (shipped)"
+) -> PriceVersion:
     """Validate a version given as a mapping (a shipped TOML file or a published JSON body)."""
     try:
         version = str(data["version"]).strip()
         effective = data["effective_date"]
-        effective_date = effective if isinstance(effective, date) else date.fromisoformat(str(effective))
+        effective_date = (
+            effective if isinstance(effective, date) else date.fromisoformat(str(effective))
+        )
     except (KeyError, ValueError) as exc:
-        raise InvalidPriceTableError(f"a price version needs 'version' and an ISO 'effective_date': {exc}") from None
+        raise InvalidPriceTableError(
+            f"a price version needs 'version' and an ISO 'effective_date': {exc}"
+        ) from None
     if not version or len(version) > 64:
         raise InvalidPriceTableError("version id must be 1-64 characters")
     raw_models = data.get("models")
@@ -131,9 +137,13 @@ def parse_version(data: Mapping[str, Any], *, published_by: str = "ratecard (shi
             if key == "sources":
                 continue
             if key not in PRICE_FIELDS:
-                raise InvalidPriceTableError(f"{model_id}: unknown price field {key!r}; known: {', '.join(PRICE_FIELDS)}")
+                raise InvalidPriceTableError(
+                    f"{model_id}: unknown price field {key!r}; known: {', '.join(PRICE_FIELDS)}"
+                )
             if isinstance(value, float) or not isinstance(value, (str, int)):
-                raise InvalidPriceTableError(f"{model_id}.{key}: prices are decimal strings, e.g. \"1.50\"")
+                raise InvalidPriceTableError(
+                    f'{model_id}.{key}: prices are decimal strings, e.g. "1.50"'
+                )
             try:
                 amount = to_decimal(value)
             except ValueError as exc:
@@ -144,8 +154,12 @@ def parse_version(data: Mapping[str, Any], *, published_by: str = "ratecard (shi
         sources = {str(k): str(v) for k, v in dict(entry.get("sources", {})).items()}
         models[str(model_id)] = ModelPrices(str(model_id), prices, sources)
     return PriceVersion(
-        version=version, effective_date=effective_date, source=str(data.get("source", "")),
-        notes=str(data.get("notes", "")), models=models, published_by=published_by,
+        version=version,
+        effective_date=effective_date,
+        source=str(data.get("source", "")),
+        notes=str(data.get("notes", "")),
+        models=models,
+        published_by=published_by,
     )
 
 
@@ -159,7 +173,9 @@ class PriceBook:
 
     def _append(self, version: PriceVersion) -> None:
         if any(v.version == version.version for v in self._versions):
-            raise PriceVersionConflictError(f"price version {version.version} is already published and immutable")
+            raise PriceVersionConflictError(
+                f"price version {version.version} is already published and immutable"
+            )
         if self._versions and version.effective_date < self._versions[-1].effective_date:
             raise InvalidPriceTableError(
                 f"effective date {version.effective_date} is before the latest version "
@@ -200,7 +216,9 @@ class PriceBook:
             )
         return current[-1]
 
-    def quote(self, model_id: str, *, as_of: date, overrides: Iterable[Override] = ()) -> PriceQuote:
+    def quote(
+        self, model_id: str, *, as_of: date, overrides: Iterable[Override] = ()
+    ) -> PriceQuote:
         version = self.in_force(as_of)
         public = version.prices_for(model_id)
         applicable = [o for o in overrides if o.model == model_id and o.applies_on(as_of)]
@@ -225,13 +243,17 @@ class PriceBook:
             new = b.models[model].prices if model in b.models else {}
             for price_field in PRICE_FIELDS:
                 if old.get(price_field) != new.get(price_field):
-                    changes.append(PriceChange(model, price_field, old.get(price_field), new.get(price_field)))
+                    changes.append(
+                        PriceChange(model, price_field, old.get(price_field), new.get(price_field))
+                    )
         return changes
 
 
 def validate_override(o: Override) -> Override:
     if o.field not in PRICE_FIELDS:
-        raise InvalidPriceTableError(f"unknown price field {o.field!r}; known: {', '.join(PRICE_FIELDS)}")
+        raise InvalidPriceTableError(
+            f"unknown price field {o.field!r}; known: {', '.join(PRICE_FIELDS)}"
+        )
     if o.usd_per_1m_tokens < 0:
         raise InvalidPriceTableError("override price must not be negative")
     if o.effective_from and o.effective_until and o.effective_until < o.effective_from:

@@ -18,7 +18,13 @@ from typing import Any
 
 from pricing.catalogue import load_catalogue
 from pricing.errors import PricingError
-from pricing.estimate import Epochs, InferenceEstimate, Workload, compare_scenarios, estimate_inference
+from pricing.estimate import (
+    Epochs,
+    InferenceEstimate,
+    Workload,
+    compare_scenarios,
+    estimate_inference,
+)
 from pricing.money import display_usd, format_usd
 from pricing.prices import Override, load_builtin_price_book, validate_override
 from pricing.serialize import comparison_to_dict, inference_to_dict, training_to_dict
@@ -48,7 +54,9 @@ def _epochs(text: str) -> Epochs:
     try:
         return int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"epochs must be a whole number or 'auto', not {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"epochs must be a whole number or 'auto', not {text!r}"
+        ) from None
 
 
 def _non_negative_int(text: str) -> int:
@@ -97,38 +105,74 @@ def cmd_estimate_train(args: argparse.Namespace) -> int:
 
         limit = resolved.model.training_example_limit
         if limit is None:
-            estimate_training(model=resolved, book=book, as_of=as_of, billing_tokens=0)  # raises NotFineTunable
+            estimate_training(
+                model=resolved, book=book, as_of=as_of, billing_tokens=0
+            )  # raises NotFineTunable
             raise AssertionError("unreachable")
         path = Path(args.file)
         if not path.is_file():
             raise CliError(f"no such file: {path}")
-        stats = _analyse_with_progress(analyse_training_file, path, resolved.encoding, limit, show=not args.json)
+        stats = _analyse_with_progress(
+            analyse_training_file, path, resolved.encoding, limit, show=not args.json
+        )
         if stats.format_errors:
-            errors = [{"kind": p.kind, "count": p.count, "lines": list(p.first_lines), "message": p.message}
-                      for p in stats.format_errors]
+            errors = [
+                {
+                    "kind": p.kind,
+                    "count": p.count,
+                    "lines": list(p.first_lines),
+                    "message": p.message,
+                }
+                for p in stats.format_errors
+            ]
             if args.json:
-                _emit({"model": resolved.id, "n_examples": stats.n_examples, "cost_usd": None,
-                       "format_errors": errors, "warnings": list(stats.warnings)})
+                _emit(
+                    {
+                        "model": resolved.id,
+                        "n_examples": stats.n_examples,
+                        "cost_usd": None,
+                        "format_errors": errors,
+                        "warnings": list(stats.warnings),
+                    }
+                )
             else:
-                sys.stderr.write(f"ratecard: {path} has format errors; fix them before estimating:\n")
+                sys.stderr.write(
+                    f"ratecard: {path} has format errors; fix them before estimating:\n"
+                )
                 for p in stats.format_errors:
                     sys.stderr.write(f"  - {p.kind}: {p.message}\n")
             return EXIT_INVALID_DATA
         estimate = estimate_training(
-            model=resolved, book=book, as_of=as_of, billing_tokens=stats.billing_tokens,
-            n_examples=stats.n_examples, n_epochs=args.epochs, overrides=overrides, warnings=stats.warnings,
+            model=resolved,
+            book=book,
+            as_of=as_of,
+            billing_tokens=stats.billing_tokens,
+            n_examples=stats.n_examples,
+            n_epochs=args.epochs,
+            overrides=overrides,
+            warnings=stats.warnings,
         )
     else:
         estimate = estimate_training(
-            model=resolved, book=book, as_of=as_of, billing_tokens=args.tokens,
-            n_examples=args.examples, n_epochs=args.epochs, overrides=overrides,
+            model=resolved,
+            book=book,
+            as_of=as_of,
+            billing_tokens=args.tokens,
+            n_examples=args.examples,
+            n_epochs=args.epochs,
+            overrides=overrides,
         )
     out = training_to_dict(estimate)
     if args.json:
         _emit(out)
         return 0
     lines = [
-        f"Training estimate for {estimate.model}" + (f" (from {estimate.requested_model})" if estimate.requested_model != estimate.model else ""),
+        f"Training estimate for {estimate.model}"
+        + (
+            f" (from {estimate.requested_model})"
+            if estimate.requested_model != estimate.model
+            else ""
+        ),
         f"  price version     {estimate.price_version} (as of {estimate.as_of.isoformat()})",
     ]
     if estimate.n_examples is not None:
@@ -146,17 +190,24 @@ def cmd_estimate_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _analyse_with_progress(analyse: Any, path: Path, encoding: str, limit: int, *, show: bool) -> Any:
+def _analyse_with_progress(
+    analyse: Any, path: Path, encoding: str, limit: int, *, show: bool
+) -> Any:
     size = path.stat().st_size
     if not show or size < 8 * 1024 * 1024:
         return analyse(path, encoding_name=encoding, max_tokens_per_example=limit)
     from tqdm import tqdm
 
-    with tqdm(total=size, unit="B", unit_scale=True, desc="counting tokens", file=sys.stderr) as bar:
+    with tqdm(
+        total=size, unit="B", unit_scale=True, desc="counting tokens", file=sys.stderr
+    ) as bar:
+
         def progress(done: int, total: int) -> None:
             bar.update(done - bar.n)
 
-        return analyse(path, encoding_name=encoding, max_tokens_per_example=limit, progress=progress)
+        return analyse(
+            path, encoding_name=encoding, max_tokens_per_example=limit, progress=progress
+        )
 
 
 def cmd_estimate_inference(args: argparse.Namespace) -> int:
@@ -166,12 +217,19 @@ def cmd_estimate_inference(args: argparse.Namespace) -> int:
     workload = Workload(args.prompt_tokens, args.completion_tokens, args.requests_per_day)
     main = catalogue.resolve(args.model, as_of=as_of)
     estimates: list[InferenceEstimate] = [
-        estimate_inference(model=main, workload=workload, book=book, as_of=as_of,
-                           overrides=_overrides(main.id, args.override))
+        estimate_inference(
+            model=main,
+            workload=workload,
+            book=book,
+            as_of=as_of,
+            overrides=_overrides(main.id, args.override),
+        )
     ]
     for other in [m for m in (args.vs or "").split(",") if m.strip()]:
         resolved = catalogue.resolve(other, as_of=as_of)
-        estimates.append(estimate_inference(model=resolved, workload=workload, book=book, as_of=as_of))
+        estimates.append(
+            estimate_inference(model=resolved, workload=workload, book=book, as_of=as_of)
+        )
     if len(estimates) == 1:
         out = inference_to_dict(estimates[0])
         if args.json:
@@ -220,16 +278,26 @@ def cmd_prices(args: argparse.Namespace) -> int:
                 sys.stdout.write(f"{r['version']}  {r['effective_date']}  {r['notes']}\n")
         return 0
     if args.prices_cmd == "show":
-        version = book.get(args.version) if args.version else book.in_force(args.as_of or date.today())
+        version = (
+            book.get(args.version) if args.version else book.in_force(args.as_of or date.today())
+        )
         models = version.models
         if args.model:
-            resolved = load_catalogue().resolve(args.model, as_of=args.as_of or version.effective_date)
+            resolved = load_catalogue().resolve(
+                args.model, as_of=args.as_of or version.effective_date
+            )
             if resolved.id not in models:
                 raise CliError(f"{resolved.id} has no prices in version {version.version}")
             models = {resolved.id: models[resolved.id]}
         table = {m: {k: format_usd(v) for k, v in p.prices.items()} for m, p in models.items()}
         if args.json:
-            _emit({"version": version.version, "effective_date": version.effective_date.isoformat(), "models": table})
+            _emit(
+                {
+                    "version": version.version,
+                    "effective_date": version.effective_date.isoformat(),
+                    "models": table,
+                }
+            )
         else:
             sys.stdout.write(
                 f"Price version {version.version} (effective {version.effective_date}), "
@@ -241,33 +309,58 @@ def cmd_prices(args: argparse.Namespace) -> int:
                     sys.stdout.write(f"    {k:<36} {v:>10}\n")
         return 0
     changes = book.diff(args.from_version, args.to_version)
-    rows = [{"model": c.model, "field": c.field, "old": None if c.old is None else format_usd(c.old),
-             "new": None if c.new is None else format_usd(c.new)} for c in changes]
+    rows = [
+        {
+            "model": c.model,
+            "field": c.field,
+            "old": None if c.old is None else format_usd(c.old),
+            "new": None if c.new is None else format_usd(c.new),
+        }
+        for c in changes
+    ]
     if args.json:
         _emit({"from": args.from_version, "to": args.to_version, "changes": rows})
     else:
         for r in rows:
-            sys.stdout.write(f"{r['model']:<28} {r['field']:<36} {r['old'] or '-':>10} -> {r['new'] or '-'}\n")
+            sys.stdout.write(
+                f"{r['model']:<28} {r['field']:<36} {r['old'] or '-':>10} -> {r['new'] or '-'}\n"
+            )
         if not rows:
             sys.stdout.write("no price changes\n")
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="ratecard", description="Cost and rate-limit planning for OpenAI fine-tuning.")
+    parser = argparse.ArgumentParser(
+        prog="ratecard", description="Cost and rate-limit planning for OpenAI fine-tuning."
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug output to stderr")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    est = sub.add_parser("estimate", help="estimate training or inference spend").add_subparsers(dest="kind", required=True)
+    est = sub.add_parser("estimate", help="estimate training or inference spend").add_subparsers(
+        dest="kind", required=True
+    )
     train = est.add_parser("train", help="training cost from a JSONL file or a token count")
     train.add_argument("file", nargs="?", help="training file (JSONL, chat or prompt/completion)")
     train.add_argument("--model", required=True)
-    train.add_argument("--tokens", type=_non_negative_int, help="billing tokens per epoch (instead of a file)")
-    train.add_argument("--examples", type=_non_negative_int, help="number of examples (for --epochs auto with --tokens)")
+    train.add_argument(
+        "--tokens", type=_non_negative_int, help="billing tokens per epoch (instead of a file)"
+    )
+    train.add_argument(
+        "--examples",
+        type=_non_negative_int,
+        help="number of examples (for --epochs auto with --tokens)",
+    )
     train.add_argument("--epochs", type=_epochs, default="auto")
     train.add_argument("--as-of", type=_date, help="price date (default: today)")
-    train.add_argument("--override", type=_override, action="append", default=[], metavar="FIELD=USD",
-                       help="contract price per 1M tokens, e.g. usd_per_1m_training_tokens=90")
+    train.add_argument(
+        "--override",
+        type=_override,
+        action="append",
+        default=[],
+        metavar="FIELD=USD",
+        help="contract price per 1M tokens, e.g. usd_per_1m_training_tokens=90",
+    )
     train.add_argument("--json", action="store_true")
     train.set_defaults(func=cmd_estimate_train)
 
@@ -282,7 +375,9 @@ def build_parser() -> argparse.ArgumentParser:
     inf.add_argument("--json", action="store_true")
     inf.set_defaults(func=cmd_estimate_inference)
 
-    prices = sub.add_parser("prices", help="price versions").add_subparsers(dest="prices_cmd", required=True)
+    prices = sub.add_parser("prices", help="price versions").add_subparsers(
+        dest="prices_cmd", required=True
+    )
     p_list = prices.add_parser("list")
     p_list.add_argument("--json", action="store_true")
     p_show = prices.add_parser("show")
@@ -313,8 +408,11 @@ def _add_service_commands(sub: Any) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
     try:
         return int(args.func(args))
     except CliError as exc:

@@ -32,16 +32,24 @@ _PRICING_STATUS: list[tuple[type[pe.PricingError], int, str]] = [
 
 def problem(status: int, title: str, detail: str, **extra: Any) -> JSONResponse:
     body = {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}
-    return JSONResponse(body, status_code=status, media_type=PROBLEM,
-                        headers={"WWW-Authenticate": "Bearer"} if status == 401 else None)
+    return JSONResponse(
+        body,
+        status_code=status,
+        media_type=PROBLEM,
+        headers={"WWW-Authenticate": "Bearer"} if status == 401 else None,
+    )
 
 
 def _pricing_extra(exc: pe.PricingError) -> dict[str, Any]:
     if isinstance(exc, pe.UnknownModelError):
         return {"model": exc.name, "suggestions": exc.suggestions}
     if isinstance(exc, pe.UnknownPriceError):
-        return {"model": exc.model, "field": exc.field, "price_version": exc.version,
-                "how_to_fix": f"PUT /v1/prices/overrides with model={exc.model} field={exc.field}"}
+        return {
+            "model": exc.model,
+            "field": exc.field,
+            "price_version": exc.version,
+            "how_to_fix": f"PUT /v1/prices/overrides with model={exc.model} field={exc.field}",
+        }
     return {}
 
 
@@ -59,7 +67,10 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")} for e in exc.errors()]
+        errors = [
+            {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
+            for e in exc.errors()
+        ]
         summary = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in errors[:5])
         return problem(422, "Invalid request", summary or "invalid request", errors=errors)
 

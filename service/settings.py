@@ -11,16 +11,31 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="RATECARD_", env_file=".env", extra="ignore")
 
-    database_url: str = Field("sqlite:///./ratecard.db", description="SQLAlchemy URL; postgresql+psycopg://... for production")
-    admin_api_key: SecretStr | None = Field(None, description="admin key to create on first start instead of a random one")
-    host: str = Field("127.0.0.1", description="bind address of `ratecard serve` (0.0.0.0 in the container)")
+    database_url: str = Field(
+        "sqlite:///./ratecard.db",
+        description="SQLAlchemy URL; postgresql+psycopg://... for production",
+    )
+    admin_api_key: SecretStr | None = Field(
+        None, description="admin key to create on first start instead of a random one"
+    )
+    host: str = Field(
+        "127.0.0.1", description="bind address of `ratecard serve` (0.0.0.0 in the container)"
+    )
     port: int = Field(8000, description="port of `ratecard serve`")
     log_level: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR")
-    upload_dir: Path | None = Field(None, description="where uploaded training files are spooled (default: system temp)")
-    max_upload_bytes: int = Field(1024**3, description="largest training file accepted for estimates (1 GiB)")
+    upload_dir: Path | None = Field(
+        None, description="where uploaded training files are spooled (default: system temp)"
+    )
+    max_upload_bytes: int = Field(
+        1024**3, description="largest training file accepted for estimates (1 GiB)"
+    )
 
-    redis_url: str | None = Field(None, description="optional shared store for TPM windows across replicas")
-    tpm_alert_threshold_pct: int = Field(80, ge=1, le=100, description="pool utilisation (%) that raises a TPM alert")
+    redis_url: str | None = Field(
+        None, description="optional shared store for TPM windows across replicas"
+    )
+    tpm_alert_threshold_pct: int = Field(
+        80, ge=1, le=100, description="pool utilisation (%) that raises a TPM alert"
+    )
     tpm_alert_rearm_pct: int = Field(
         10,
         ge=0,
@@ -34,18 +49,36 @@ class Settings(BaseSettings):
         description="OpenAI usage tier whose default limits apply until a limit is set or learned "
         "(default: the tier table's default_tier)",
     )
-    usage_retention_days: int = Field(400, ge=8, description="per-minute usage history kept for reports")
+    usage_retention_days: int = Field(
+        400, ge=8, description="per-minute usage history kept for reports"
+    )
 
-    openai_base_url: str = Field("https://api.openai.com/v1", description="OpenAI API base URL (a proxy, or the fake in tests and the demo)")
-    openai_api_key: SecretStr | None = Field(None, description="OpenAI API key for launching and watching jobs")
+    openai_base_url: str = Field(
+        "https://api.openai.com/v1",
+        description="OpenAI API base URL (a proxy, or the fake in tests and the demo)",
+    )
+    openai_api_key: SecretStr | None = Field(
+        None, description="OpenAI API key for launching and watching jobs"
+    )
     openai_organization: str | None = Field(None, description="sent as OpenAI-Organization")
     openai_project: str | None = Field(None, description="sent as OpenAI-Project")
-    openai_timeout_seconds: float = Field(30.0, gt=0, description="per-request timeout towards OpenAI")
-    watch_interval_seconds: float = Field(30.0, gt=0, description="seconds between two watcher ticks")
+    openai_timeout_seconds: float = Field(
+        30.0, gt=0, description="per-request timeout towards OpenAI"
+    )
+    watch_interval_seconds: float = Field(
+        30.0, gt=0, description="seconds between two watcher ticks"
+    )
     run_watcher: bool = Field(True, description="run the job watcher inside `ratecard serve`")
-    openai_max_retries: int = Field(4, ge=0, le=10, description="retries of OpenAI rate limits, 5xx and timeouts "
-                                    "(never of a job create that may have happened)")
-    openai_backoff_seconds: float = Field(0.5, gt=0, description="first retry delay; doubles per attempt, with jitter")
+    openai_max_retries: int = Field(
+        4,
+        ge=0,
+        le=10,
+        description="retries of OpenAI rate limits, 5xx and timeouts "
+        "(never of a job create that may have happened)",
+    )
+    openai_backoff_seconds: float = Field(
+        0.5, gt=0, description="first retry delay; doubles per attempt, with jitter"
+    )
     watcher_lease_seconds: float = Field(
         90.0,
         gt=0,
@@ -54,39 +87,78 @@ class Settings(BaseSettings):
         "keep it above watch_interval_seconds",
     )
     watch_events_per_tick: int = Field(
-        50, ge=0, le=10_000, description="most job event fetches per watcher tick (finished jobs first, then "
-        "running jobs least recently fetched); the status of every job is polled regardless")
+        50,
+        ge=0,
+        le=10_000,
+        description="most job event fetches per watcher tick (finished jobs first, then "
+        "running jobs least recently fetched); the status of every job is polled regardless",
+    )
     launch_stale_seconds: float = Field(
-        600.0, gt=0, description="a launch still 'launching' after this long (crashed process) is reconciled "
-        "with OpenAI by its launch id")
+        600.0,
+        gt=0,
+        description="a launch still 'launching' after this long (crashed process) is reconciled "
+        "with OpenAI by its launch id",
+    )
 
     slack_api_url: str = Field("https://slack.com/api/", description="Slack Web API base URL")
-    slack_bot_token: SecretStr | None = Field(None, description="xoxb- token: alerts to Slack, and the bot")
+    slack_bot_token: SecretStr | None = Field(
+        None, description="xoxb- token: alerts to Slack, and the bot"
+    )
     slack_signing_secret: SecretStr | None = Field(
         None,
         description="verifies requests from Slack; with the bot token, "
         "`serve` answers /slack/events",
     )
-    slack_app_token: SecretStr | None = Field(None, description="xapp- token for `ratecard bot --socket-mode`")
-    dispatch_interval_seconds: float = Field(2.0, gt=0, description="seconds between two alert dispatcher rounds")
-    run_dispatcher: bool = Field(True, description="run the alert dispatcher inside `ratecard serve`")
+    slack_app_token: SecretStr | None = Field(
+        None, description="xapp- token for `ratecard bot --socket-mode`"
+    )
+    dispatch_interval_seconds: float = Field(
+        2.0, gt=0, description="seconds between two alert dispatcher rounds"
+    )
+    run_dispatcher: bool = Field(
+        True, description="run the alert dispatcher inside `ratecard serve`"
+    )
     webhook_allow_loopback: bool = Field(
-        False, description="allow webhook URLs on loopback addresses (tests, demos); the service's own "
-        "host:port is refused regardless")
-    webhook_timeout_seconds: float = Field(10.0, gt=0, description="per-request timeout for webhooks and Slack")
+        False,
+        description="allow webhook URLs on loopback addresses (tests, demos); the service's own "
+        "host:port is refused regardless",
+    )
+    webhook_timeout_seconds: float = Field(
+        10.0, gt=0, description="per-request timeout for webhooks and Slack"
+    )
     alert_retry_base_seconds: float = Field(
-        10.0, gt=0, description="first retry delay of a failed alert; doubles per attempt, with jitter")
-    alert_retry_max_delay_seconds: float = Field(3600.0, gt=0, description="longest wait between two attempts")
+        10.0,
+        gt=0,
+        description="first retry delay of a failed alert; doubles per attempt, with jitter",
+    )
+    alert_retry_max_delay_seconds: float = Field(
+        3600.0, gt=0, description="longest wait between two attempts"
+    )
     alert_retry_window_seconds: float = Field(
-        86400.0, gt=0, description="how long an alert keeps being retried before it is marked failed")
+        86400.0,
+        gt=0,
+        description="how long an alert keeps being retried before it is marked failed",
+    )
     alert_lease_seconds: float = Field(
-        120.0, gt=0, description="a claimed alert not finished within this time (crashed replica) is sent again")
-    alert_batch_size: int = Field(20, ge=1, le=500, description="alerts claimed per dispatcher round")
+        120.0,
+        gt=0,
+        description="a claimed alert not finished within this time (crashed replica) is sent again",
+    )
+    alert_batch_size: int = Field(
+        20, ge=1, le=500, description="alerts claimed per dispatcher round"
+    )
 
-    service_url: str = Field("http://127.0.0.1:8000", description="where `ratecard bot` reaches the service")
-    service_api_key: SecretStr | None = Field(None, description="the bot's API key (scopes read, estimate, launch)")
-    slack_default_team: str = Field("default", pattern=r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,99}$",
-                                    description="team charged for /launch and /estimate file=... when no team= is given")
+    service_url: str = Field(
+        "http://127.0.0.1:8000", description="where `ratecard bot` reaches the service"
+    )
+    service_api_key: SecretStr | None = Field(
+        None, description="the bot's API key (scopes read, estimate, launch)"
+    )
+    slack_default_team: str = Field(
+        "default",
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,99}$",
+        description="team charged for /launch and /estimate file=... when no team= is given",
+    )
 
 
 def get_settings(**overrides: object) -> Settings:

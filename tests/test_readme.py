@@ -15,7 +15,7 @@ def test_readme__opens_with_run_and_test_commands():
     blocks = re.findall(r"```sh\n(.+?)\n```", README, flags=re.DOTALL)
     run, test = blocks[0].strip(), blocks[1].strip()
     assert run.endswith("ratecard serve") and "pip install -e ." in run
-    assert test.endswith(".venv/bin/pytest") and '[test]' in test
+    assert test.endswith(".venv/bin/pytest") and "[test]" in test
 
 
 def test_ci__runs_exactly_the_readme_test_command():

@@ -18,9 +18,15 @@ class ApiKey(SQLModel, table=True):
     prefix: str = Field(max_length=16, index=True)
     key_hash: str = Field(max_length=64)
     scopes: str = Field(max_length=100)  # space-separated
-    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
-    revoked_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
-    last_used_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)
+    )
+    revoked_at: datetime | None = Field(
+        default=None, sa_column=Column(UTCDateTime(), nullable=True)
+    )
+    last_used_at: datetime | None = Field(
+        default=None, sa_column=Column(UTCDateTime(), nullable=True)
+    )
 
     @property
     def scope_set(self) -> frozenset[str]:

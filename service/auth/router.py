@@ -13,8 +13,12 @@ router = APIRouter(prefix="/v1/keys", tags=["api keys"])
 
 
 class KeyCreate(BaseModel):
-    name: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.@ -]+$", examples=["finance-reporting"])
-    scopes: list[str] = Field(min_length=1, examples=[["read"]], description="read, estimate, launch, admin")
+    name: str = Field(
+        min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.@ -]+$", examples=["finance-reporting"]
+    )
+    scopes: list[str] = Field(
+        min_length=1, examples=[["read"]], description="read, estimate, launch, admin"
+    )
 
 
 class KeyOut(BaseModel):
@@ -33,11 +37,23 @@ class KeyCreated(KeyOut):
 
 def _out(key: ApiKey) -> KeyOut:
     assert key.id is not None
-    return KeyOut(id=key.id, name=key.name, scopes=sorted(key.scope_set), prefix=key.prefix,
-                  created_at=key.created_at, revoked_at=key.revoked_at, last_used_at=key.last_used_at)
+    return KeyOut(
+        id=key.id,
+        name=key.name,
+        scopes=sorted(key.scope_set),
+        prefix=key.prefix,
+        created_at=key.created_at,
+        revoked_at=key.revoked_at,
+        last_used_at=key.last_used_at,
+    )
 
 
-@router.post("", response_model=KeyCreated, status_code=201, summary="Create an API key (admin); the secret is shown once")
+@router.post(
+    "",
+    response_model=KeyCreated,
+    status_code=201,
+    summary="Create an API key (admin); the secret is shown once",
+)
 def create_key(body: KeyCreate, session: SessionDep, _: AdminKey) -> KeyCreated:
     key, secret = service.create_key(session, name=body.name, scopes=body.scopes)
     return KeyCreated(**_out(key).model_dump(), secret=secret)

@@ -43,7 +43,9 @@ def new_secret() -> str:
     return KEY_PREFIX + secrets.token_urlsafe(32)
 
 
-def create_key(session: Session, *, name: str, scopes: Iterable[str], secret: str | None = None) -> tuple[ApiKey, str]:
+def create_key(
+    session: Session, *, name: str, scopes: Iterable[str], secret: str | None = None
+) -> tuple[ApiKey, str]:
     scope_list = sorted(set(scopes))
     unknown = [s for s in scope_list if s not in SCOPES]
     if unknown or not scope_list:
@@ -56,7 +58,12 @@ def create_key(session: Session, *, name: str, scopes: Iterable[str], secret: st
     secret = secret or new_secret()
     if not secret.startswith(KEY_PREFIX) or len(secret) < 24:
         raise InvalidInput(f"API keys start with {KEY_PREFIX!r} and are at least 24 characters")
-    key = ApiKey(name=name, prefix=_lookup_prefix(secret), key_hash=_hash(secret), scopes=" ".join(scope_list))
+    key = ApiKey(
+        name=name,
+        prefix=_lookup_prefix(secret),
+        key_hash=_hash(secret),
+        scopes=" ".join(scope_list),
+    )
     session.add(key)
     session.flush()
     log.info("created API key %s (%s) with scopes %s", key.id, name, key.scopes)

@@ -18,7 +18,9 @@ class EstimateRecord(SQLModel, table=True):
     id: str = Field(primary_key=True, max_length=40)
     kind: str = Field(max_length=20, index=True)  # "training" | "inference"
     requested_by: str = Field(max_length=100, index=True)
-    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False, index=True))
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False, index=True)
+    )
     model: str = Field(max_length=200, index=True)
     as_of: date
     price_version: str = Field(max_length=64)

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
 import tempfile
 from datetime import date
 from pathlib import Path
@@ -30,8 +29,12 @@ router = APIRouter(tags=["estimates"])
 CHUNK = 1024 * 1024
 
 
-@router.post("/v1/estimates/training", response_model=TrainingEstimateOut, status_code=201,
-             summary="Training cost from a token count or per-example token lengths")
+@router.post(
+    "/v1/estimates/training",
+    response_model=TrainingEstimateOut,
+    status_code=201,
+    summary="Training cost from a token count or per-example token lengths",
+)
 def training(body: TrainingRequest, session: SessionDep, principal: EstimateKey) -> dict[str, Any]:
     return service.create_training_estimate(session, request=body, requested_by=principal.name)
 
@@ -48,7 +51,9 @@ def spool_upload(upload: UploadFile, settings: Settings) -> Path:
             while chunk := upload.file.read(CHUNK):
                 written += len(chunk)
                 if written > settings.max_upload_bytes:
-                    raise PayloadTooLarge(f"training files are limited to {settings.max_upload_bytes:,} bytes")
+                    raise PayloadTooLarge(
+                        f"training files are limited to {settings.max_upload_bytes:,} bytes"
+                    )
                 out.write(chunk)
     except BaseException:
         path.unlink(missing_ok=True)
@@ -59,12 +64,23 @@ def spool_upload(upload: UploadFile, settings: Settings) -> Path:
     return path
 
 
-@router.post("/v1/estimates/training/file", response_model=TrainingEstimateOut, status_code=201,
-             summary="Training cost of a JSONL training file (multipart upload, up to 1 GB)",
-             responses={422: {"description": "format errors, each kind with line numbers"}, 413: {"description": "file too large"}})
+@router.post(
+    "/v1/estimates/training/file",
+    response_model=TrainingEstimateOut,
+    status_code=201,
+    summary="Training cost of a JSONL training file (multipart upload, up to 1 GB)",
+    responses={
+        422: {"description": "format errors, each kind with line numbers"},
+        413: {"description": "file too large"},
+    },
+)
 def training_file(
-    session: SessionDep, settings: SettingsDep, principal: EstimateKey,
-    file: Annotated[UploadFile, File(description="JSONL training file, chat or prompt/completion format")],
+    session: SessionDep,
+    settings: SettingsDep,
+    principal: EstimateKey,
+    file: Annotated[
+        UploadFile, File(description="JSONL training file, chat or prompt/completion format")
+    ],
     model: Annotated[str, Form(min_length=1, max_length=200)],
     n_epochs: Annotated[str, Form(pattern=r"^(auto|[1-9]|[1-4][0-9]|50)$")] = "auto",
     as_of: Annotated[date | None, Form()] = None,
@@ -72,22 +88,44 @@ def training_file(
     path = spool_upload(file, settings)
     try:
         epochs: int | Literal["auto"] = "auto" if n_epochs == "auto" else int(n_epochs)
-        return service.create_file_estimate(session, path=path, filename=file.filename or "upload.jsonl", model=model,
-                                            n_epochs=epochs, as_of=as_of, requested_by=principal.name)
+        return service.create_file_estimate(
+            session,
+            path=path,
+            filename=file.filename or "upload.jsonl",
+            model=model,
+            n_epochs=epochs,
+            as_of=as_of,
+            requested_by=principal.name,
+        )
     finally:
         path.unlink(missing_ok=True)
 
 
-@router.post("/v1/estimates/inference", response_model=InferenceEstimateOut, status_code=201,
-             summary="Inference cost per request/day/month, scenarios side by side, break-even")
-def inference(body: InferenceRequest, session: SessionDep, principal: EstimateKey) -> dict[str, Any]:
+@router.post(
+    "/v1/estimates/inference",
+    response_model=InferenceEstimateOut,
+    status_code=201,
+    summary="Inference cost per request/day/month, scenarios side by side, break-even",
+)
+def inference(
+    body: InferenceRequest, session: SessionDep, principal: EstimateKey
+) -> dict[str, Any]:
     return service.create_inference_estimate(session, request=body, requested_by=principal.name)
 
 
 def _summary(r: Any) -> EstimateSummary:
-    return EstimateSummary(id=r.id, kind=r.kind, requested_by=r.requested_by, created_at=r.created_at, model=r.model,
-                           as_of=r.as_of, price_version=r.price_version, cost_usd=format_usd(r.cost_usd),
-                           inputs=r.inputs, result=r.result)
+    return EstimateSummary(
+        id=r.id,
+        kind=r.kind,
+        requested_by=r.requested_by,
+        created_at=r.created_at,
+        model=r.model,
+        as_of=r.as_of,
+        price_version=r.price_version,
+        cost_usd=format_usd(r.cost_usd),
+        inputs=r.inputs,
+        result=r.result,
+    )
 
 
 Kind = Literal["training", "inference"]
@@ -95,7 +133,8 @@ Kind = Literal["training", "inference"]
 
 @router.get("/v1/estimates", response_model=EstimatePage, summary="Stored estimates, newest first")
 def list_estimates(
-    session: SessionDep, _: ReadKey,
+    session: SessionDep,
+    _: ReadKey,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: Annotated[str | None, Query(max_length=40)] = None,
     kind: Kind | None = None,
@@ -104,15 +143,28 @@ def list_estimates(
     created_from: date | None = None,
     created_to: date | None = None,
 ) -> EstimatePage:
-    rows, next_cursor = service.list_estimates(session, limit=limit, cursor=cursor, kind=kind, model=model,
-                                               requested_by=requested_by, created_from=created_from, created_to=created_to)
+    rows, next_cursor = service.list_estimates(
+        session,
+        limit=limit,
+        cursor=cursor,
+        kind=kind,
+        model=model,
+        requested_by=requested_by,
+        created_from=created_from,
+        created_to=created_to,
+    )
     return EstimatePage(items=[_summary(r) for r in rows], next_cursor=next_cursor)
 
 
-@router.get("/v1/estimates.csv", summary="Stored estimates as CSV for finance", response_class=StreamingResponse,
-            responses={200: {"content": {"text/csv": {}}}})
+@router.get(
+    "/v1/estimates.csv",
+    summary="Stored estimates as CSV for finance",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/csv": {}}}},
+)
 def estimates_csv(
-    session: SessionDep, _: ReadKey,
+    session: SessionDep,
+    _: ReadKey,
     kind: Kind | None = None,
     model: Annotated[str | None, Query(max_length=200)] = None,
     requested_by: Annotated[str | None, Query(max_length=100)] = None,
@@ -120,12 +172,25 @@ def estimates_csv(
     created_to: date | None = None,
 ) -> StreamingResponse:
     # Materialise inside the request's session: the session closes when the route returns.
-    body = "".join(service.estimates_csv(session, kind=kind, model=model, requested_by=requested_by,
-                                         created_from=created_from, created_to=created_to))
-    return StreamingResponse(iter([body]), media_type="text/csv",
-                             headers={"Content-Disposition": 'attachment; filename="estimates.csv"'})
+    body = "".join(
+        service.estimates_csv(
+            session,
+            kind=kind,
+            model=model,
+            requested_by=requested_by,
+            created_from=created_from,
+            created_to=created_to,
+        )
+    )
+    return StreamingResponse(
+        iter([body]),
+        media_type="text/csv",
+        headers={"Content-Disposition": 'attachment; filename="estimates.csv"'},
+    )
 
 
-@router.get("/v1/estimates/{estimate_id}", response_model=EstimateSummary, summary="One stored estimate")
+@router.get(
+    "/v1/estimates/{estimate_id}", response_model=EstimateSummary, summary="One stored estimate"
+)
 def get_estimate(estimate_id: str, session: SessionDep, _: ReadKey) -> EstimateSummary:
     return _summary(service.get_estimate(session, estimate_id=estimate_id))

@@ -14,9 +14,14 @@ class TrainingRequest(BaseModel):
     model: str = Field(min_length=1, max_length=200, examples=["gpt-3.5-turbo"])
     tokens: TokenCount | None = Field(None, description="billing tokens per epoch")
     token_lengths: list[Annotated[int, Field(ge=0, le=10**9)]] | None = Field(
-        None, max_length=1_000_000, description="per-example token lengths (capped at the model's limit)")
-    n_examples: Annotated[int, Field(ge=1, le=10**9)] | None = Field(None, description="with `tokens`, for n_epochs=auto")
-    n_epochs: Epochs = Field("auto", description="1-50 or \"auto\"")
+        None,
+        max_length=1_000_000,
+        description="per-example token lengths (capped at the model's limit)",
+    )
+    n_examples: Annotated[int, Field(ge=1, le=10**9)] | None = Field(
+        None, description="with `tokens`, for n_epochs=auto"
+    )
+    n_epochs: Epochs = Field("auto", description='1-50 or "auto"')
     as_of: date | None = Field(None, description="price date; default today (UTC)")
 
     @model_validator(mode="after")
@@ -24,7 +29,7 @@ class TrainingRequest(BaseModel):
         if (self.tokens is None) == (self.token_lengths is None):
             raise ValueError("give exactly one of tokens or token_lengths")
         if isinstance(self.n_epochs, int) and not 1 <= self.n_epochs <= 50:
-            raise ValueError("n_epochs must be 1-50 or \"auto\"")
+            raise ValueError('n_epochs must be 1-50 or "auto"')
         return self
 
 
@@ -51,7 +56,9 @@ class TrainingEstimateOut(BaseModel):
     cost_usd: str = Field(description="decimal string, rounded once to 6 places (half-even)")
     warnings: list[str]
     format_errors: list[FormatErrorOut] = Field(default_factory=list)
-    dataset: dict[str, Any] | None = Field(None, description="token statistics when estimated from a file")
+    dataset: dict[str, Any] | None = Field(
+        None, description="token statistics when estimated from a file"
+    )
 
 
 class WorkloadIn(BaseModel):
@@ -70,14 +77,17 @@ class ScenarioIn(BaseModel):
 class InferenceRequest(BaseModel):
     model: str = Field(min_length=1, max_length=200, examples=["gpt-3.5-turbo"])
     workload: WorkloadIn
-    scenarios: list[ScenarioIn] = Field(default_factory=list, max_length=20,
-                                        description="alternatives priced on the same workload")
+    scenarios: list[ScenarioIn] = Field(
+        default_factory=list, max_length=20, description="alternatives priced on the same workload"
+    )
     fine_tune_prompt_cut: Annotated[float, Field(ge=0, lt=1)] | None = Field(
         None,
         description="add a fine-tuned scenario of `model` with the prompt cut by this fraction "
         "(0.9 = 90%)",
     )
-    training_tokens: TokenCount | None = Field(None, description="billing tokens per epoch, for break-even")
+    training_tokens: TokenCount | None = Field(
+        None, description="billing tokens per epoch, for break-even"
+    )
     training_epochs: Epochs = "auto"
     training_examples: Annotated[int, Field(ge=1, le=10**9)] | None = None
     as_of: date | None = None

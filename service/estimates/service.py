@@ -49,36 +49,96 @@ def _new_id() -> str:
     return "est_" + secrets.token_hex(8)
 
 
-def _store(session: Session, *, kind: str, requested_by: str, model: str, as_of: date, price_version: str,
-           cost: Decimal, inputs: dict[str, Any], result: dict[str, Any]) -> EstimateRecord:
-    record = EstimateRecord(id=result["id"], kind=kind, requested_by=requested_by, model=model, as_of=as_of,
-                            price_version=price_version, cost_usd=cost, inputs=inputs, result=result)
+def _store(
+    session: Session,
+    *,
+    kind: str,
+    requested_by: str,
+    model: str,
+    as_of: date,
+    price_version: str,
+    cost: Decimal,
+    inputs: dict[str, Any],
+    result: dict[str, Any],
+) -> EstimateRecord:
+    record = EstimateRecord(
+        id=result["id"],
+        kind=kind,
+        requested_by=requested_by,
+        model=model,
+        as_of=as_of,
+        price_version=price_version,
+        cost_usd=cost,
+        inputs=inputs,
+        result=result,
+    )
     session.add(record)
     session.flush()
-    log.info("estimate %s (%s, %s) by %s: $%s", record.id, kind, model, requested_by, result.get("cost_usd"))
+    log.info(
+        "estimate %s (%s, %s) by %s: $%s",
+        record.id,
+        kind,
+        model,
+        requested_by,
+        result.get("cost_usd"),
+    )
     return record
 
 
-def price_training(session: Session, *, model: str, as_of: date | None, n_epochs: Epochs,
-                   tokens: int | None = None, token_lengths: list[int] | None = None, n_examples: int | None = None,
-                   warnings: tuple[str, ...] = ()) -> TrainingEstimate:
+def price_training(
+    session: Session,
+    *,
+    model: str,
+    as_of: date | None,
+    n_epochs: Epochs,
+    tokens: int | None = None,
+    token_lengths: list[int] | None = None,
+    n_examples: int | None = None,
+    warnings: tuple[str, ...] = (),
+) -> TrainingEstimate:
     """Price a training run without storing it (the jobs feature reuses this before launching)."""
     day = as_of or _today()
     resolved = load_catalogue().resolve(model, as_of=day)
-    return estimate_training(model=resolved, book=load_price_book(session), as_of=day, billing_tokens=tokens,
-                             token_lengths=token_lengths, n_examples=n_examples, n_epochs=n_epochs,
-                             overrides=active_overrides(session), warnings=warnings)
+    return estimate_training(
+        model=resolved,
+        book=load_price_book(session),
+        as_of=day,
+        billing_tokens=tokens,
+        token_lengths=token_lengths,
+        n_examples=n_examples,
+        n_epochs=n_epochs,
+        overrides=active_overrides(session),
+        warnings=warnings,
+    )
 
 
-def create_training_estimate(session: Session, *, request: TrainingRequest, requested_by: str) -> dict[str, Any]:
-    estimate = price_training(session, model=request.model, as_of=request.as_of, n_epochs=request.n_epochs,
-                              tokens=request.tokens, token_lengths=request.token_lengths, n_examples=request.n_examples)
+def create_training_estimate(
+    session: Session, *, request: TrainingRequest, requested_by: str
+) -> dict[str, Any]:
+    estimate = price_training(
+        session,
+        model=request.model,
+        as_of=request.as_of,
+        n_epochs=request.n_epochs,
+        tokens=request.tokens,
+        token_lengths=request.token_lengths,
+        n_examples=request.n_examples,
+    )
     result = {"id": _new_id(), **training_to_dict(estimate), "dataset": None}
     inputs = request.model_dump(mode="json", exclude={"token_lengths"})
     if request.token_lengths is not None:
         inputs["n_token_lengths"] = len(request.token_lengths)
-    _store(session, kind="training", requested_by=requested_by, model=estimate.model, as_of=estimate.as_of,
-           price_version=estimate.price_version, cost=estimate.cost_usd, inputs=inputs, result=result)
+    _store(
+        session,
+        kind="training",
+        requested_by=requested_by,
+        model=estimate.model,
+        as_of=estimate.as_of,
+        price_version=estimate.price_version,
+        cost=estimate.cost_usd,
+        inputs=inputs,
+        result=result,
+    )
     return result
 
 
@@ -93,39 +153,81 @@ def analyse_file(*, path: Path, model: str, as_of: date | None) -> Any:
         from pricing.errors import NotFineTunableError
 
         raise NotFineTunableError(f"{resolved.id} cannot be fine-tuned")
-    return analyse_training_file(path, encoding_name=resolved.encoding, max_tokens_per_example=limit)
+    return analyse_training_file(
+        path, encoding_name=resolved.encoding, max_tokens_per_example=limit
+    )
 
 
 def format_errors_out(stats: Any) -> list[dict[str, Any]]:
-    return [{"kind": p.kind, "count": p.count, "lines": list(p.first_lines), "message": p.message}
-            for p in stats.format_errors]
+    return [
+        {"kind": p.kind, "count": p.count, "lines": list(p.first_lines), "message": p.message}
+        for p in stats.format_errors
+    ]
 
 
 def dataset_summary(stats: Any) -> dict[str, Any]:
-    return {"format": stats.format, "n_examples": stats.n_examples, "total_tokens": stats.total_tokens,
-            "billing_tokens": stats.billing_tokens, "assistant_tokens": stats.assistant_tokens,
-            "truncated_examples": stats.truncated_examples, "bytes_read": stats.bytes_read}
+    return {
+        "format": stats.format,
+        "n_examples": stats.n_examples,
+        "total_tokens": stats.total_tokens,
+        "billing_tokens": stats.billing_tokens,
+        "assistant_tokens": stats.assistant_tokens,
+        "truncated_examples": stats.truncated_examples,
+        "bytes_read": stats.bytes_read,
+    }
 
 
-def create_file_estimate(session: Session, *, path: Path, filename: str, model: str, n_epochs: Epochs,
-                         as_of: date | None, requested_by: str) -> dict[str, Any]:
+def create_file_estimate(
+    session: Session,
+    *,
+    path: Path,
+    filename: str,
+    model: str,
+    n_epochs: Epochs,
+    as_of: date | None,
+    requested_by: str,
+) -> dict[str, Any]:
     stats = analyse_file(path=path, model=model, as_of=as_of)
     if stats.format_errors:
         errors = format_errors_out(stats)
         raise DatasetInvalid(
-            f"{filename}: " + "; ".join(e["message"] for e in errors), format_errors=errors,
+            f"{filename}: " + "; ".join(e["message"] for e in errors),
+            format_errors=errors,
         )
-    estimate = price_training(session, model=model, as_of=as_of, n_epochs=n_epochs, tokens=stats.billing_tokens,
-                              n_examples=stats.n_examples, warnings=tuple(stats.warnings))
+    estimate = price_training(
+        session,
+        model=model,
+        as_of=as_of,
+        n_epochs=n_epochs,
+        tokens=stats.billing_tokens,
+        n_examples=stats.n_examples,
+        warnings=tuple(stats.warnings),
+    )
     result = {"id": _new_id(), **training_to_dict(estimate), "dataset": dataset_summary(stats)}
-    inputs = {"model": model, "n_epochs": n_epochs, "as_of": as_of.isoformat() if as_of else None,
-              "filename": filename, "bytes": stats.bytes_read}
-    _store(session, kind="training", requested_by=requested_by, model=estimate.model, as_of=estimate.as_of,
-           price_version=estimate.price_version, cost=estimate.cost_usd, inputs=inputs, result=result)
+    inputs = {
+        "model": model,
+        "n_epochs": n_epochs,
+        "as_of": as_of.isoformat() if as_of else None,
+        "filename": filename,
+        "bytes": stats.bytes_read,
+    }
+    _store(
+        session,
+        kind="training",
+        requested_by=requested_by,
+        model=estimate.model,
+        as_of=estimate.as_of,
+        price_version=estimate.price_version,
+        cost=estimate.cost_usd,
+        inputs=inputs,
+        result=result,
+    )
     return result
 
 
-def create_inference_estimate(session: Session, *, request: InferenceRequest, requested_by: str) -> dict[str, Any]:
+def create_inference_estimate(
+    session: Session, *, request: InferenceRequest, requested_by: str
+) -> dict[str, Any]:
     day = request.as_of or _today()
     catalogue = load_catalogue()
     book = load_price_book(session)
@@ -134,22 +236,51 @@ def create_inference_estimate(session: Session, *, request: InferenceRequest, re
     workload = Workload(w.prompt_tokens, w.completion_tokens, w.requests_per_day)
     main = catalogue.resolve(request.model, as_of=day)
     estimates: list[InferenceEstimate] = [
-        estimate_inference(model=main, workload=workload, book=book, as_of=day, overrides=overrides, name=request.model)
+        estimate_inference(
+            model=main,
+            workload=workload,
+            book=book,
+            as_of=day,
+            overrides=overrides,
+            name=request.model,
+        )
     ]
     if request.fine_tune_prompt_cut is not None:
         if main.fine_tuned:
             raise InvalidInput("fine_tune_prompt_cut needs a base model as `model`")
         ft = catalogue.resolve(f"ft:{main.id}:org::scenario", as_of=day)
-        cut_workload = Workload(shortened_prompt(w.prompt_tokens, Decimal(str(request.fine_tune_prompt_cut))),
-                                w.completion_tokens, w.requests_per_day)
-        estimates.append(estimate_inference(model=ft, workload=cut_workload, book=book, as_of=day, overrides=overrides,
-                                            name=f"fine-tuned {main.id} (prompt cut {request.fine_tune_prompt_cut:.0%})"))
+        cut_workload = Workload(
+            shortened_prompt(w.prompt_tokens, Decimal(str(request.fine_tune_prompt_cut))),
+            w.completion_tokens,
+            w.requests_per_day,
+        )
+        estimates.append(
+            estimate_inference(
+                model=ft,
+                workload=cut_workload,
+                book=book,
+                as_of=day,
+                overrides=overrides,
+                name=f"fine-tuned {main.id} (prompt cut {request.fine_tune_prompt_cut:.0%})",
+            )
+        )
     for s in request.scenarios:
         resolved = catalogue.resolve(s.model, as_of=day)
-        sw = Workload(w.prompt_tokens if s.prompt_tokens is None else s.prompt_tokens,
-                      w.completion_tokens if s.completion_tokens is None else s.completion_tokens, w.requests_per_day)
-        estimates.append(estimate_inference(model=resolved, workload=sw, book=book, as_of=day, overrides=overrides,
-                                            name=s.name or s.model))
+        sw = Workload(
+            w.prompt_tokens if s.prompt_tokens is None else s.prompt_tokens,
+            w.completion_tokens if s.completion_tokens is None else s.completion_tokens,
+            w.requests_per_day,
+        )
+        estimates.append(
+            estimate_inference(
+                model=resolved,
+                workload=sw,
+                book=book,
+                as_of=day,
+                overrides=overrides,
+                name=s.name or s.model,
+            )
+        )
     names = [e.name for e in estimates]
     if len(set(names)) != len(names):
         raise InvalidInput("scenario names must be unique; give each scenario a `name`")
@@ -158,13 +289,21 @@ def create_inference_estimate(session: Session, *, request: InferenceRequest, re
     if request.training_tokens is not None:
         if fine_tuned is None:
             raise InvalidInput("training_tokens is for break-even: include a fine-tuned scenario")
-        training = estimate_training(model=catalogue.resolve(fine_tuned.model, as_of=day), book=book, as_of=day,
-                                     billing_tokens=request.training_tokens, n_examples=request.training_examples,
-                                     n_epochs=request.training_epochs, overrides=overrides)
+        training = estimate_training(
+            model=catalogue.resolve(fine_tuned.model, as_of=day),
+            book=book,
+            as_of=day,
+            billing_tokens=request.training_tokens,
+            n_examples=request.training_examples,
+            n_epochs=request.training_epochs,
+            overrides=overrides,
+        )
     comparison = compare_scenarios(estimates, training=training)
     first = estimates[0]
     result = {
-        "id": _new_id(), "price_version": first.price_version, "as_of": day.isoformat(),
+        "id": _new_id(),
+        "price_version": first.price_version,
+        "as_of": day.isoformat(),
         "cost_per_request_usd": format_usd(first.cost_per_request_usd),
         "cost_per_day_usd": format_usd(first.cost_per_day_usd),
         "cost_per_month_usd": format_usd(first.cost_per_month_usd),
@@ -172,9 +311,17 @@ def create_inference_estimate(session: Session, *, request: InferenceRequest, re
         "training": training_to_dict(training) if training else None,
         "break_even": [break_even_to_dict(b) for b in comparison.break_even],
     }
-    _store(session, kind="inference", requested_by=requested_by, model=first.model, as_of=day,
-           price_version=first.price_version, cost=first.cost_per_month_usd,
-           inputs=request.model_dump(mode="json"), result=result)
+    _store(
+        session,
+        kind="inference",
+        requested_by=requested_by,
+        model=first.model,
+        as_of=day,
+        price_version=first.price_version,
+        cost=first.cost_per_month_usd,
+        inputs=request.model_dump(mode="json"),
+        result=result,
+    )
     return result
 
 
@@ -185,9 +332,17 @@ def get_estimate(session: Session, *, estimate_id: str) -> EstimateRecord:
     return record
 
 
-def list_estimates(session: Session, *, limit: int = 50, cursor: str | None = None, kind: str | None = None,
-                   model: str | None = None, requested_by: str | None = None,
-                   created_from: date | None = None, created_to: date | None = None) -> tuple[list[EstimateRecord], str | None]:
+def list_estimates(
+    session: Session,
+    *,
+    limit: int = 50,
+    cursor: str | None = None,
+    kind: str | None = None,
+    model: str | None = None,
+    requested_by: str | None = None,
+    created_from: date | None = None,
+    created_to: date | None = None,
+) -> tuple[list[EstimateRecord], str | None]:
     query = select(EstimateRecord)
     if kind:
         query = query.where(EstimateRecord.kind == kind)
@@ -196,25 +351,51 @@ def list_estimates(session: Session, *, limit: int = 50, cursor: str | None = No
     if requested_by:
         query = query.where(EstimateRecord.requested_by == requested_by)
     if created_from:
-        query = query.where(col(EstimateRecord.created_at) >= datetime.combine(created_from, datetime.min.time(), UTC))
+        query = query.where(
+            col(EstimateRecord.created_at)
+            >= datetime.combine(created_from, datetime.min.time(), UTC)
+        )
     if created_to:
-        query = query.where(col(EstimateRecord.created_at) < datetime.combine(created_to, datetime.max.time(), UTC))
+        query = query.where(
+            col(EstimateRecord.created_at) < datetime.combine(created_to, datetime.max.time(), UTC)
+        )
     if cursor:
         anchor = session.get(EstimateRecord, cursor)
         if anchor is None:
             raise InvalidInput(f"unknown cursor {cursor!r}")
         query = query.where(
             (col(EstimateRecord.created_at) < anchor.created_at)
-            | ((col(EstimateRecord.created_at) == anchor.created_at) & (col(EstimateRecord.id) < anchor.id))
+            | (
+                (col(EstimateRecord.created_at) == anchor.created_at)
+                & (col(EstimateRecord.id) < anchor.id)
+            )
         )
-    rows = list(session.exec(query.order_by(col(EstimateRecord.created_at).desc(), col(EstimateRecord.id).desc())
-                             .limit(limit + 1)).all())
+    rows = list(
+        session.exec(
+            query.order_by(
+                col(EstimateRecord.created_at).desc(), col(EstimateRecord.id).desc()
+            ).limit(limit + 1)
+        ).all()
+    )
     next_cursor = rows[limit - 1].id if len(rows) > limit else None
     return rows[:limit], next_cursor
 
 
-CSV_COLUMNS = ["id", "kind", "created_at", "requested_by", "model", "as_of", "price_version", "cost_usd",
-               "billing_tokens", "n_epochs", "charged_tokens", "cost_per_request_usd", "cost_per_month_usd"]
+CSV_COLUMNS = [
+    "id",
+    "kind",
+    "created_at",
+    "requested_by",
+    "model",
+    "as_of",
+    "price_version",
+    "cost_usd",
+    "billing_tokens",
+    "n_epochs",
+    "charged_tokens",
+    "cost_per_request_usd",
+    "cost_per_month_usd",
+]
 
 
 def _cell(value: object) -> str:
@@ -235,10 +416,26 @@ def estimates_csv(session: Session, **filters: Any) -> Iterator[str]:
         buffer.truncate()
         rows, cursor = list_estimates(session, limit=500, cursor=cursor, **filters)
         for r in rows:
-            writer.writerow([_cell(v) for v in [r.id, r.kind, r.created_at.isoformat(), r.requested_by, r.model, r.as_of.isoformat(),
-                             r.price_version, format_usd(r.cost_usd), r.result.get("billing_tokens", ""),
-                             r.result.get("n_epochs", ""), r.result.get("charged_tokens", ""),
-                             r.result.get("cost_per_request_usd", ""), r.result.get("cost_per_month_usd", "")]])
+            writer.writerow(
+                [
+                    _cell(v)
+                    for v in [
+                        r.id,
+                        r.kind,
+                        r.created_at.isoformat(),
+                        r.requested_by,
+                        r.model,
+                        r.as_of.isoformat(),
+                        r.price_version,
+                        format_usd(r.cost_usd),
+                        r.result.get("billing_tokens", ""),
+                        r.result.get("n_epochs", ""),
+                        r.result.get("charged_tokens", ""),
+                        r.result.get("cost_per_request_usd", ""),
+                        r.result.get("cost_per_month_usd", ""),
+                    ]
+                ]
+            )
         if cursor is None:
             yield buffer.getvalue()
             return

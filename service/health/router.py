@@ -15,8 +15,11 @@ def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", summary="Database reachable and tokenizer files verified",
-            responses={503: {"description": "not ready; `checks` says why"}})
+@router.get(
+    "/readyz",
+    summary="Database reachable and tokenizer files verified",
+    responses={503: {"description": "not ready; `checks` says why"}},
+)
 def readyz(request: Request) -> JSONResponse:
     checks: dict[str, str] = {}
     try:
@@ -31,4 +34,7 @@ def readyz(request: Request) -> JSONResponse:
     except TokenizerIntegrityError as exc:
         checks["tokenizers"] = str(exc)
     ready = all(v == "ok" for v in checks.values())
-    return JSONResponse({"status": "ready" if ready else "not ready", "checks": checks}, status_code=200 if ready else 503)
+    return JSONResponse(
+        {"status": "ready" if ready else "not ready", "checks": checks},
+        status_code=200 if ready else 503,
+    )

@@ -20,7 +20,9 @@ class PublishedPriceVersion(SQLModel, table=True):
     effective_date: date
     body: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
     published_by: str = Field(max_length=100)
-    published_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+    published_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)
+    )
 
 
 class PriceOverrideRow(SQLModel, table=True):
@@ -37,4 +39,6 @@ class PriceOverrideRow(SQLModel, table=True):
     effective_from: date | None = None
     effective_until: date | None = None
     updated_by: str = Field(max_length=100)
-    updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+    updated_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)
+    )

@@ -7,7 +7,14 @@ from pydantic import BaseModel, Field
 
 from pricing.prices import PRICE_FIELDS
 
-DecimalStr = Annotated[str, Field(pattern=r"^\d{1,9}(\.\d{1,9})?$", examples=["8.00"], description="USD per 1M tokens as a decimal string")]
+DecimalStr = Annotated[
+    str,
+    Field(
+        pattern=r"^\d{1,9}(\.\d{1,9})?$",
+        examples=["8.00"],
+        description="USD per 1M tokens as a decimal string",
+    ),
+]
 
 
 class VersionSummary(BaseModel):
@@ -28,8 +35,12 @@ class PriceTable(BaseModel):
     source: str
     notes: str
     as_of: date | None = None
-    models: dict[str, dict[str, str]] = Field(description="model id -> price field -> USD per 1M tokens (decimal string)")
-    overrides: dict[str, dict[str, str]] = Field(default_factory=dict, description="organisation contract prices in force")
+    models: dict[str, dict[str, str]] = Field(
+        description="model id -> price field -> USD per 1M tokens (decimal string)"
+    )
+    overrides: dict[str, dict[str, str]] = Field(
+        default_factory=dict, description="organisation contract prices in force"
+    )
 
 
 class PriceChangeOut(BaseModel):
@@ -48,16 +59,21 @@ class PriceDiff(BaseModel):
 class PublishVersion(BaseModel):
     version: str = Field(min_length=1, max_length=64, examples=["2026-12-01"])
     effective_date: date
-    source: str = Field(min_length=1, max_length=2000, description="where the prices come from (URL, contract id)")
+    source: str = Field(
+        min_length=1, max_length=2000, description="where the prices come from (URL, contract id)"
+    )
     notes: str = Field("", max_length=2000)
     models: dict[str, dict[str, DecimalStr]] = Field(
-        min_length=1, description=f"dated snapshot id -> {{field: price}}; fields: {', '.join(PRICE_FIELDS)}"
+        min_length=1,
+        description=f"dated snapshot id -> {{field: price}}; fields: {', '.join(PRICE_FIELDS)}",
     )
 
 
 class OverrideIn(BaseModel):
     model: str = Field(min_length=1, max_length=100, examples=["gpt-4-0613"])
-    field: str = Field(examples=["usd_per_1m_training_tokens"], description=f"one of {', '.join(PRICE_FIELDS)}")
+    field: str = Field(
+        examples=["usd_per_1m_training_tokens"], description=f"one of {', '.join(PRICE_FIELDS)}"
+    )
     usd_per_1m_tokens: DecimalStr
     note: str = Field("", max_length=500)
     effective_from: date | None = None

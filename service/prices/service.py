@@ -10,7 +10,14 @@ from sqlmodel import Session, col, select
 
 from pricing.catalogue import Catalogue, load_catalogue
 from pricing.errors import PriceVersionConflictError
-from pricing.prices import Override, PriceBook, PriceVersion, load_builtin_price_book, parse_version, validate_override
+from pricing.prices import (
+    Override,
+    PriceBook,
+    PriceVersion,
+    load_builtin_price_book,
+    parse_version,
+    validate_override,
+)
 from service.errors import InvalidInput, NotFound
 from service.prices.models import PriceOverrideRow, PublishedPriceVersion
 from service.types import utcnow
@@ -73,10 +80,21 @@ def publish_version(session: Session, *, body: dict[str, Any], published_by: str
         raise
     stored = dict(body)
     stored["effective_date"] = version.effective_date.isoformat()
-    session.add(PublishedPriceVersion(version=version.version, effective_date=version.effective_date,
-                                      body=stored, published_by=published_by))
+    session.add(
+        PublishedPriceVersion(
+            version=version.version,
+            effective_date=version.effective_date,
+            body=stored,
+            published_by=published_by,
+        )
+    )
     session.flush()
-    log.info("published price version %s effective %s by %s", version.version, version.effective_date, published_by)
+    log.info(
+        "published price version %s effective %s by %s",
+        version.version,
+        version.effective_date,
+        published_by,
+    )
     return version
 
 
@@ -97,13 +115,21 @@ def active_overrides(session: Session) -> list[Override]:
 def put_override(session: Session, *, override: Override, updated_by: str) -> PriceOverrideRow:
     validate_override(override)
     if override.model not in catalogue_for(session).models:
-        raise InvalidInput(f"overrides are keyed by dated snapshot id; {override.model!r} is not one")
+        raise InvalidInput(
+            f"overrides are keyed by dated snapshot id; {override.model!r} is not one"
+        )
     row = session.exec(
-        select(PriceOverrideRow).where(PriceOverrideRow.model == override.model, PriceOverrideRow.field == override.field)
+        select(PriceOverrideRow).where(
+            PriceOverrideRow.model == override.model, PriceOverrideRow.field == override.field
+        )
     ).first()
     if row is None:
-        row = PriceOverrideRow(model=override.model, field=override.field, usd_per_1m_tokens=override.usd_per_1m_tokens,
-                               updated_by=updated_by)
+        row = PriceOverrideRow(
+            model=override.model,
+            field=override.field,
+            usd_per_1m_tokens=override.usd_per_1m_tokens,
+            updated_by=updated_by,
+        )
     row.usd_per_1m_tokens = override.usd_per_1m_tokens
     row.note = override.note
     row.effective_from = override.effective_from
@@ -118,7 +144,9 @@ def put_override(session: Session, *, override: Override, updated_by: str) -> Pr
 
 def delete_override(session: Session, *, model: str, field: str) -> None:
     row = session.exec(
-        select(PriceOverrideRow).where(PriceOverrideRow.model == model, PriceOverrideRow.field == field)
+        select(PriceOverrideRow).where(
+            PriceOverrideRow.model == model, PriceOverrideRow.field == field
+        )
     ).first()
     if row is None:
         raise NotFound(f"no override for {model} {field}")

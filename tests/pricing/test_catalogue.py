@@ -37,12 +37,19 @@ def test_resolve__dated_snapshot_is_itself(catalogue):
 def test_resolve__fine_tuned_with_empty_suffix(catalogue):
     r = catalogue.resolve("ft:gpt-3.5-turbo-0613:acme::7p4lURel", as_of=date(2023, 9, 1))
     assert (r.id, r.fine_tuned, r.organization, r.suffix, r.fine_tune_id) == (
-        "gpt-3.5-turbo-0613", True, "acme", None, "7p4lurel")
+        "gpt-3.5-turbo-0613",
+        True,
+        "acme",
+        None,
+        "7p4lurel",
+    )
     assert r.family == "gpt-3.5-turbo"
 
 
 def test_resolve__fine_tuned_checkpoint(catalogue):
-    r = catalogue.resolve("ft:gpt-4o-mini-2024-07-18:acme:support:9abc:ckpt-step-120", as_of=date(2024, 9, 1))
+    r = catalogue.resolve(
+        "ft:gpt-4o-mini-2024-07-18:acme:support:9abc:ckpt-step-120", as_of=date(2024, 9, 1)
+    )
     assert r.id == "gpt-4o-mini-2024-07-18"
     assert r.suffix == "support"
     assert r.checkpoint_step == 120

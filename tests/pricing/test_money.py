@@ -5,8 +5,17 @@ import pytest
 from pricing.money import cost_of_tokens, display_usd, format_usd, to_decimal
 
 
-@pytest.mark.parametrize(("amount", "text"), [("2.4", "2.40"), ("0.000075", "0.000075"), ("12", "12.00"),
-                                              ("0.0000005", "0.00"), ("0.0000015", "0.000002"), ("0.68896", "0.68896")])
+@pytest.mark.parametrize(
+    ("amount", "text"),
+    [
+        ("2.4", "2.40"),
+        ("0.000075", "0.000075"),
+        ("12", "12.00"),
+        ("0.0000005", "0.00"),
+        ("0.0000015", "0.000002"),
+        ("0.68896", "0.68896"),
+    ],
+)
 def test_format_usd__rounds_once_half_even_to_millionths(amount, text):
     assert format_usd(Decimal(amount)) == text
 

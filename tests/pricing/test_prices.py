@@ -48,13 +48,25 @@ def test_seed_version_2023_08_22_matches_announcement_to_the_digit(book):
     assert ft["usd_per_1m_ft_input_tokens"] == per_1k("0.012")
     assert ft["usd_per_1m_ft_output_tokens"] == per_1k("0.016")
     b = p["babbage-002"]
-    assert (b["usd_per_1m_input_tokens"], b["usd_per_1m_output_tokens"]) == (per_1k("0.0004"), per_1k("0.0004"))
+    assert (b["usd_per_1m_input_tokens"], b["usd_per_1m_output_tokens"]) == (
+        per_1k("0.0004"),
+        per_1k("0.0004"),
+    )
     assert b["usd_per_1m_training_tokens"] == per_1k("0.0004")
-    assert (b["usd_per_1m_ft_input_tokens"], b["usd_per_1m_ft_output_tokens"]) == (per_1k("0.0016"), per_1k("0.0016"))
+    assert (b["usd_per_1m_ft_input_tokens"], b["usd_per_1m_ft_output_tokens"]) == (
+        per_1k("0.0016"),
+        per_1k("0.0016"),
+    )
     d = p["davinci-002"]
-    assert (d["usd_per_1m_input_tokens"], d["usd_per_1m_output_tokens"]) == (per_1k("0.002"), per_1k("0.002"))
+    assert (d["usd_per_1m_input_tokens"], d["usd_per_1m_output_tokens"]) == (
+        per_1k("0.002"),
+        per_1k("0.002"),
+    )
     assert d["usd_per_1m_training_tokens"] == per_1k("0.006")
-    assert (d["usd_per_1m_ft_input_tokens"], d["usd_per_1m_ft_output_tokens"]) == (per_1k("0.012"), per_1k("0.012"))
+    assert (d["usd_per_1m_ft_input_tokens"], d["usd_per_1m_ft_output_tokens"]) == (
+        per_1k("0.012"),
+        per_1k("0.012"),
+    )
 
 
 def test_devday_version_cuts_fine_tuned_usage(book):
@@ -89,7 +101,9 @@ def test_gpt4_fine_tuning_price_is_unknown_not_zero_or_base(book):
 
 
 def test_override__layers_over_public_table(book):
-    contract = Override("gpt-4-0613", "usd_per_1m_training_tokens", D("90.00"), note="contract 2024")
+    contract = Override(
+        "gpt-4-0613", "usd_per_1m_training_tokens", D("90.00"), note="contract 2024"
+    )
     quote = book.quote("gpt-4-0613", as_of=date(2024, 6, 1), overrides=[contract])
     assert quote.require("usd_per_1m_training_tokens") == D("90.00")
     assert quote.source_of("usd_per_1m_training_tokens") == "override"
@@ -97,7 +111,9 @@ def test_override__layers_over_public_table(book):
 
 
 def test_override__outside_its_dates_is_ignored(book):
-    contract = Override("gpt-4-0613", "usd_per_1m_training_tokens", D("90"), effective_from=date(2025, 1, 1))
+    contract = Override(
+        "gpt-4-0613", "usd_per_1m_training_tokens", D("90"), effective_from=date(2025, 1, 1)
+    )
     quote = book.quote("gpt-4-0613", as_of=date(2024, 6, 1), overrides=[contract])
     assert quote.prices.get("usd_per_1m_training_tokens") is None
 
@@ -115,8 +131,12 @@ def test_diff__devday(book):
 
 
 def _version(version="2026-01-01", effective="2026-01-01", price="1.00"):
-    return {"version": version, "effective_date": effective, "source": "test",
-            "models": {"gpt-4o-mini-2024-07-18": {"usd_per_1m_input_tokens": price}}}
+    return {
+        "version": version,
+        "effective_date": effective,
+        "source": "test",
+        "models": {"gpt-4o-mini-2024-07-18": {"usd_per_1m_input_tokens": price}},
+    }
 
 
 def test_publish__appends_new_version(book):

@@ -36,7 +36,9 @@ def client_for(app: FastAPI, secret: str | None) -> httpx.Client:
 
 @pytest.fixture
 def api(database_url: str, tmp_path) -> Iterator[Api]:
-    settings = get_settings(database_url=database_url, upload_dir=tmp_path / "uploads", run_watcher=False)
+    settings = get_settings(
+        database_url=database_url, upload_dir=tmp_path / "uploads", run_watcher=False
+    )
     app = create_app(settings, run_background=False)
     with session_scope(app.state.engine) as session:
         create_key(session, name="admin", scopes=["admin"], secret=ADMIN_SECRET)

@@ -21,19 +21,40 @@ from tests.service.test_serve import serve
 pytestmark = pytest.mark.slow
 KEY = "rc_fuzz_admin_key_0123456789abcdef"
 EXAMPLES = os.environ.get("RATECARD_FUZZ_EXAMPLES", "10")
-CLI = shutil.which("schemathesis", path=str(Path(sys.executable).parent)) or shutil.which("schemathesis")
+CLI = shutil.which("schemathesis", path=str(Path(sys.executable).parent)) or shutil.which(
+    "schemathesis"
+)
 
 
 def sweep(base: str, headers: list[str], tmp_path: Path) -> subprocess.CompletedProcess[str]:
     assert CLI is not None, "schemathesis is a test dependency"
-    args = [CLI, "run", f"{base}/openapi.json", "--checks", "not_a_server_error", "--max-examples", EXAMPLES,
-            "--generation-deterministic", "--request-timeout", "30",
-            # Revoking keys would revoke the sweep's own key and turn the rest of the run into 401s.
-            "--exclude-path-regex", "^/v1/keys/", "--phases", "examples,fuzzing"]
+    args = [
+        CLI,
+        "run",
+        f"{base}/openapi.json",
+        "--checks",
+        "not_a_server_error",
+        "--max-examples",
+        EXAMPLES,
+        "--generation-deterministic",
+        "--request-timeout",
+        "30",
+        # Revoking keys would revoke the sweep's own key and turn the rest of the run into 401s.
+        "--exclude-path-regex",
+        "^/v1/keys/",
+        "--phases",
+        "examples,fuzzing",
+    ]
     for header in headers:
         args += ["-H", header]
-    return subprocess.run(args, capture_output=True, text=True, timeout=900, cwd=tmp_path,
-                          env={**os.environ, "NO_COLOR": "1"})
+    return subprocess.run(
+        args,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        cwd=tmp_path,
+        env={**os.environ, "NO_COLOR": "1"},
+    )
 
 
 @pytest.mark.parametrize("with_key", [True, False], ids=["admin-key", "no-key"])

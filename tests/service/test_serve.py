@@ -24,18 +24,31 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve(cwd: Path, env: dict[str, str] | None = None, args: tuple[str, ...] = ()) -> Iterator[tuple[str, Path]]:
+def serve(
+    cwd: Path, env: dict[str, str] | None = None, args: tuple[str, ...] = ()
+) -> Iterator[tuple[str, Path]]:
     """Run `ratecard serve`; yields its base URL and the file its stdout and stderr go to.
 
     Output goes to a file, not a pipe: nobody reads a pipe while the test runs, and a server that
     logs more than the pipe buffer would block on its next log line.
     """
     port = free_port()
-    full_env = {**os.environ, "RATECARD_PORT": str(port), "RATECARD_RUN_WATCHER": "false", **(env or {})}
+    full_env = {
+        **os.environ,
+        "RATECARD_PORT": str(port),
+        "RATECARD_RUN_WATCHER": "false",
+        **(env or {}),
+    }
     log_path = cwd / f"serve-{port}.log"
     log_file = log_path.open("w")
-    proc = subprocess.Popen([sys.executable, "-m", "service.cli", "serve", *args], cwd=cwd, env=full_env,
-                            stdout=log_file, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "service.cli", "serve", *args],
+        cwd=cwd,
+        env=full_env,
+        stdout=log_file,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
@@ -67,8 +80,11 @@ def test_serve__zero_config_sqlite_prints_admin_key_once(tmp_path):
     key = _first_start_key(log.read_text())
     assert (tmp_path / "ratecard.db").exists()
     with serve(tmp_path) as (base, log):
-        r = httpx.post(f"{base}/v1/estimates/training", headers={"Authorization": f"Bearer {key}"},
-                       json={"model": "gpt-3.5-turbo", "tokens": 100000, "n_epochs": 3, "as_of": "2023-09-01"})
+        r = httpx.post(
+            f"{base}/v1/estimates/training",
+            headers={"Authorization": f"Bearer {key}"},
+            json={"model": "gpt-3.5-turbo", "tokens": 100000, "n_epochs": 3, "as_of": "2023-09-01"},
+        )
         assert r.status_code == 201 and r.json()["cost_usd"] == "2.40"
     assert "rc_" not in log.read_text()  # shown on the very first start only
 
@@ -76,5 +92,8 @@ def test_serve__zero_config_sqlite_prints_admin_key_once(tmp_path):
 def test_serve__admin_key_from_environment_is_not_printed(tmp_path):
     secret = "rc_operator_supplied_key_1234567890"
     with serve(tmp_path, {"RATECARD_ADMIN_API_KEY": secret}) as (base, log):
-        assert httpx.get(f"{base}/v1/keys", headers={"Authorization": f"Bearer {secret}"}).status_code == 200
+        assert (
+            httpx.get(f"{base}/v1/keys", headers={"Authorization": f"Bearer {secret}"}).status_code
+            == 200
+        )
     assert secret not in log.read_text()

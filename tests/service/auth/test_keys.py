@@ -57,7 +57,14 @@ def test_keys__stored_only_as_hash(api):
         assert all(secret not in (r.key_hash, r.prefix) for r in rows)
 
 
-@pytest.mark.parametrize("body", [{"name": "a", "scopes": ["root"]}, {"name": "a", "scopes": []}, {"name": "", "scopes": ["read"]}])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"name": "a", "scopes": ["root"]},
+        {"name": "a", "scopes": []},
+        {"name": "", "scopes": ["read"]},
+    ],
+)
 def test_keys__invalid_create_is_422(api, body):
     assert api.admin.post("/v1/keys", json=body).status_code == 422
 

@@ -15,13 +15,23 @@ def test_training__seed_example_costs_2_40_as_decimal_string(api):
     body = r.json()
     assert body["cost_usd"] == "2.40"
     assert body["price_version"] == "2023-08-22"
-    assert (body["billing_tokens"], body["n_epochs"], body["charged_tokens"]) == (100_000, 3, 300_000)
+    assert (body["billing_tokens"], body["n_epochs"], body["charged_tokens"]) == (
+        100_000,
+        3,
+        300_000,
+    )
     assert body["usd_per_1m_training_tokens"] == "8.00"
 
 
 def test_training__token_lengths_reproduce_cookbook(api):
-    body = api.admin.post("/v1/estimates/training", json={
-        "model": "gpt-3.5-turbo-0613", "token_lengths": [45, 111, 26, 28, 8032], "as_of": "2023-09-01"}).json()
+    body = api.admin.post(
+        "/v1/estimates/training",
+        json={
+            "model": "gpt-3.5-turbo-0613",
+            "token_lengths": [45, 111, 26, 28, 8032],
+            "as_of": "2023-09-01",
+        },
+    ).json()
     assert (body["billing_tokens"], body["n_epochs"], body["charged_tokens"]) == (4306, 20, 86120)
 
 
@@ -36,21 +46,26 @@ def test_training__stored_and_read_back_identically(api):
 
 def test_money__tiny_amount_survives_the_database_exactly(api):
     # 7 tokens x 3 epochs at $1.50/1M (babbage ft training is 0.40): an amount with 6 decimals.
-    created = api.admin.post("/v1/estimates/training", json={
-        "model": "babbage-002", "tokens": 7, "n_epochs": 3, "as_of": "2024-01-01"}).json()
+    created = api.admin.post(
+        "/v1/estimates/training",
+        json={"model": "babbage-002", "tokens": 7, "n_epochs": 3, "as_of": "2024-01-01"},
+    ).json()
     assert created["cost_usd"] == "0.000008"
     assert api.admin.get(f"/v1/estimates/{created['id']}").json()["cost_usd"] == "0.000008"
 
 
-@pytest.mark.parametrize("body", [
-    {"model": "gpt-3.5-turbo"},
-    {"model": "gpt-3.5-turbo", "tokens": -1},
-    {"model": "gpt-3.5-turbo", "tokens": 1, "token_lengths": [1]},
-    {"model": "gpt-3.5-turbo", "tokens": 1, "n_epochs": 0},
-    {"model": "gpt-3.5-turbo", "tokens": 1, "n_epochs": "lots"},
-    {"model": "gpt-3.5-turbo", "tokens": 1.5},
-    {"model": "", "tokens": 1},
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"model": "gpt-3.5-turbo"},
+        {"model": "gpt-3.5-turbo", "tokens": -1},
+        {"model": "gpt-3.5-turbo", "tokens": 1, "token_lengths": [1]},
+        {"model": "gpt-3.5-turbo", "tokens": 1, "n_epochs": 0},
+        {"model": "gpt-3.5-turbo", "tokens": 1, "n_epochs": "lots"},
+        {"model": "gpt-3.5-turbo", "tokens": 1.5},
+        {"model": "", "tokens": 1},
+    ],
+)
 def test_training__invalid_body_is_422_problem(api, body):
     r = api.admin.post("/v1/estimates/training", json=body)
     assert r.status_code == 422
@@ -65,27 +80,53 @@ def test_training__unknown_model_has_suggestions(api):
 
 
 def test_training__not_fine_tunable_is_422(api):
-    r = api.admin.post("/v1/estimates/training", json={"model": "gpt-4-32k", "tokens": 10, "as_of": "2024-01-01"})
+    r = api.admin.post(
+        "/v1/estimates/training", json={"model": "gpt-4-32k", "tokens": 10, "as_of": "2024-01-01"}
+    )
     assert r.status_code == 422
     assert "cannot be fine-tuned" in r.json()["detail"]
 
 
 def test_file__upload_reproduces_cookbook_numbers(api):
     with TOY.open("rb") as fh:
-        r = api.admin.post("/v1/estimates/training/file", files={"file": ("toy.jsonl", fh, "application/jsonl")},
-                           data={"model": "gpt-3.5-turbo-0613", "as_of": "2023-09-01"})
+        r = api.admin.post(
+            "/v1/estimates/training/file",
+            files={"file": ("toy.jsonl", fh, "application/jsonl")},
+            data={"model": "gpt-3.5-turbo-0613", "as_of": "2023-09-01"},
+        )
     assert r.status_code == 201, r.text
     body = r.json()
-    assert (body["n_examples"], body["billing_tokens"], body["n_epochs"], body["charged_tokens"]) == (5, 4306, 20, 86120)
+    assert (
+        body["n_examples"],
+        body["billing_tokens"],
+        body["n_epochs"],
+        body["charged_tokens"],
+    ) == (5, 4306, 20, 86120)
     assert body["dataset"]["total_tokens"] == 45 + 111 + 26 + 28 + 8032
     assert any("at least 10" in w for w in body["warnings"])
 
 
 def test_file__format_errors_are_422_with_line_numbers(api):
-    good = json.dumps({"messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}]})
-    content = "\n".join([good, good, "{oops", good, json.dumps({"messages": [{"role": "robot", "content": "x"}]})]) + "\n"
-    r = api.admin.post("/v1/estimates/training/file", files={"file": ("bad.jsonl", content.encode(), "application/jsonl")},
-                       data={"model": "gpt-4o-mini", "as_of": "2024-09-01"})
+    good = json.dumps(
+        {"messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}]}
+    )
+    content = (
+        "\n".join(
+            [
+                good,
+                good,
+                "{oops",
+                good,
+                json.dumps({"messages": [{"role": "robot", "content": "x"}]}),
+            ]
+        )
+        + "\n"
+    )
+    r = api.admin.post(
+        "/v1/estimates/training/file",
+        files={"file": ("bad.jsonl", content.encode(), "application/jsonl")},
+        data={"model": "gpt-4o-mini", "as_of": "2024-09-01"},
+    )
     assert r.status_code == 422
     errors = {e["kind"]: e for e in r.json()["format_errors"]}
     assert errors["invalid_json"]["lines"] == [3]
@@ -94,23 +135,34 @@ def test_file__format_errors_are_422_with_line_numbers(api):
 
 
 def test_file__empty_upload_is_422(api):
-    r = api.admin.post("/v1/estimates/training/file", files={"file": ("e.jsonl", b"", "application/jsonl")},
-                       data={"model": "gpt-4o-mini"})
+    r = api.admin.post(
+        "/v1/estimates/training/file",
+        files={"file": ("e.jsonl", b"", "application/jsonl")},
+        data={"model": "gpt-4o-mini"},
+    )
     assert r.status_code == 422
 
 
 def test_file__too_large_is_413(api):
     api.app.state.settings.max_upload_bytes = 100
-    r = api.admin.post("/v1/estimates/training/file", files={"file": ("big.jsonl", b"x" * 1000, "application/jsonl")},
-                       data={"model": "gpt-4o-mini"})
+    r = api.admin.post(
+        "/v1/estimates/training/file",
+        files={"file": ("big.jsonl", b"x" * 1000, "application/jsonl")},
+        data={"model": "gpt-4o-mini"},
+    )
     assert r.status_code == 413
 
 
 def test_inference__workload_and_scenarios_with_break_even(api):
-    body = {"model": "gpt-3.5-turbo", "as_of": "2024-01-01",
-            "workload": {"prompt_tokens": 1500, "completion_tokens": 200, "requests_per_day": 1000},
-            "fine_tune_prompt_cut": 0.9, "scenarios": [{"model": "gpt-4"}],
-            "training_tokens": 100_000, "training_epochs": 3}
+    body = {
+        "model": "gpt-3.5-turbo",
+        "as_of": "2024-01-01",
+        "workload": {"prompt_tokens": 1500, "completion_tokens": 200, "requests_per_day": 1000},
+        "fine_tune_prompt_cut": 0.9,
+        "scenarios": [{"model": "gpt-4"}],
+        "training_tokens": 100_000,
+        "training_epochs": 3,
+    }
     r = api.admin.post("/v1/estimates/inference", json=body)
     assert r.status_code == 201, r.text
     out = r.json()
@@ -125,8 +177,13 @@ def test_inference__workload_and_scenarios_with_break_even(api):
 
 
 def test_inference__break_even_never_when_fine_tune_costs_more(api):
-    body = {"model": "gpt-3.5-turbo", "as_of": "2023-09-01", "fine_tune_prompt_cut": 0.0,
-            "workload": {"prompt_tokens": 100, "completion_tokens": 100, "requests_per_day": 10}, "training_tokens": 1000}
+    body = {
+        "model": "gpt-3.5-turbo",
+        "as_of": "2023-09-01",
+        "fine_tune_prompt_cut": 0.0,
+        "workload": {"prompt_tokens": 100, "completion_tokens": 100, "requests_per_day": 10},
+        "training_tokens": 1000,
+    }
     out = api.admin.post("/v1/estimates/inference", json=body).json()
     assert out["break_even"][0]["never"] is True
 
@@ -135,7 +192,10 @@ def test_list__pagination_filters_and_csv(api):
     ids = [api.admin.post("/v1/estimates/training", json=SEED).json()["id"] for _ in range(3)]
     api.client_with("estimate", name="ml-team").post("/v1/estimates/training", json=SEED)
     page1 = api.admin.get("/v1/estimates", params={"limit": 2, "requested_by": "admin"}).json()
-    page2 = api.admin.get("/v1/estimates", params={"limit": 2, "requested_by": "admin", "cursor": page1["next_cursor"]}).json()
+    page2 = api.admin.get(
+        "/v1/estimates",
+        params={"limit": 2, "requested_by": "admin", "cursor": page1["next_cursor"]},
+    ).json()
     seen = [i["id"] for i in page1["items"] + page2["items"]]
     assert sorted(seen) == sorted(ids) and page2["next_cursor"] is None
     r = api.client_with("read", name="finance").get("/v1/estimates.csv")

@@ -20,7 +20,15 @@ def test_readyz__database_down_is_503(api):
 
 def test_openapi__documents_every_endpoint(api):
     doc = api.anon.get("/openapi.json").json()
-    for path in ["/v1/prices", "/v1/prices/versions", "/v1/prices/diff", "/v1/estimates/training",
-                 "/v1/estimates/training/file", "/v1/estimates/inference", "/v1/estimates.csv", "/v1/keys"]:
+    for path in [
+        "/v1/prices",
+        "/v1/prices/versions",
+        "/v1/prices/diff",
+        "/v1/estimates/training",
+        "/v1/estimates/training/file",
+        "/v1/estimates/inference",
+        "/v1/estimates.csv",
+        "/v1/keys",
+    ]:
         assert path in doc["paths"], path
     assert api.anon.get("/docs").status_code == 200

@@ -5,11 +5,19 @@ def test_prices__versions_list_every_version_with_source(api):
 
 
 def test_prices__as_of_returns_table_and_version(api):
-    body = api.admin.get("/v1/prices", params={"as_of": "2023-09-01", "model": "gpt-3.5-turbo"}).json()
+    body = api.admin.get(
+        "/v1/prices", params={"as_of": "2023-09-01", "model": "gpt-3.5-turbo"}
+    ).json()
     assert body["version"] == "2023-08-22"
-    assert body["models"] == {"gpt-3.5-turbo-0613": {
-        "usd_per_1m_input_tokens": "1.50", "usd_per_1m_output_tokens": "2.00", "usd_per_1m_training_tokens": "8.00",
-        "usd_per_1m_ft_input_tokens": "12.00", "usd_per_1m_ft_output_tokens": "16.00"}}
+    assert body["models"] == {
+        "gpt-3.5-turbo-0613": {
+            "usd_per_1m_input_tokens": "1.50",
+            "usd_per_1m_output_tokens": "2.00",
+            "usd_per_1m_training_tokens": "8.00",
+            "usd_per_1m_ft_input_tokens": "12.00",
+            "usd_per_1m_ft_output_tokens": "16.00",
+        }
+    }
 
 
 def test_prices__unknown_model_suggests(api):
@@ -25,13 +33,32 @@ def test_prices__bad_date_is_422_problem(api):
 
 
 def test_prices__diff(api):
-    changes = api.admin.get("/v1/prices/diff", params={"from": "2023-08-22", "to": "2023-11-06"}).json()["changes"]
-    assert {"model": "gpt-3.5-turbo-0613", "field": "usd_per_1m_ft_output_tokens", "old": "16.00", "new": "6.00"} in changes
-    assert api.admin.get("/v1/prices/diff", params={"from": "2023-08-22", "to": "nope"}).status_code == 404
+    changes = api.admin.get(
+        "/v1/prices/diff", params={"from": "2023-08-22", "to": "2023-11-06"}
+    ).json()["changes"]
+    assert {
+        "model": "gpt-3.5-turbo-0613",
+        "field": "usd_per_1m_ft_output_tokens",
+        "old": "16.00",
+        "new": "6.00",
+    } in changes
+    assert (
+        api.admin.get("/v1/prices/diff", params={"from": "2023-08-22", "to": "nope"}).status_code
+        == 404
+    )
 
 
-NEW = {"version": "2026-12-01", "effective_date": "2026-12-01", "source": "https://example.invalid/pricing",
-       "models": {"gpt-4o-mini-2024-07-18": {"usd_per_1m_input_tokens": "0.12", "usd_per_1m_training_tokens": "2.50"}}}
+NEW = {
+    "version": "2026-12-01",
+    "effective_date": "2026-12-01",
+    "source": "https://example.invalid/pricing",
+    "models": {
+        "gpt-4o-mini-2024-07-18": {
+            "usd_per_1m_input_tokens": "0.12",
+            "usd_per_1m_training_tokens": "2.50",
+        }
+    },
+}
 
 
 def test_prices__publish_then_used_by_lookup(api):
@@ -40,14 +67,20 @@ def test_prices__publish_then_used_by_lookup(api):
     table = api.admin.get("/v1/prices", params={"as_of": "2027-01-01"}).json()
     assert table["version"] == "2026-12-01"
     assert table["models"]["gpt-4o-mini-2024-07-18"]["usd_per_1m_input_tokens"] == "0.12"
-    assert api.admin.get("/v1/prices", params={"as_of": "2026-11-30"}).json()["version"] == "2025-05-07"
+    assert (
+        api.admin.get("/v1/prices", params={"as_of": "2026-11-30"}).json()["version"]
+        == "2025-05-07"
+    )
 
 
 def test_prices__published_versions_are_immutable_409(api):
     assert api.admin.post("/v1/prices/versions", json=NEW).status_code == 201
     assert api.admin.post("/v1/prices/versions", json=NEW).status_code == 409
     assert api.admin.put("/v1/prices/versions/2026-12-01", json=NEW).status_code == 409
-    assert api.admin.post("/v1/prices/versions", json={**NEW, "version": "2023-08-22"}).status_code == 409
+    assert (
+        api.admin.post("/v1/prices/versions", json={**NEW, "version": "2023-08-22"}).status_code
+        == 409
+    )
 
 
 def test_prices__publish_validation(api):
@@ -60,7 +93,9 @@ def test_prices__publish_validation(api):
 
 
 def test_prices__publish_needs_admin(api):
-    assert api.client_with("read", "estimate").post("/v1/prices/versions", json=NEW).status_code == 403
+    assert (
+        api.client_with("read", "estimate").post("/v1/prices/versions", json=NEW).status_code == 403
+    )
 
 
 def test_overrides__gpt4_contract_price_used_by_estimates(api):
@@ -68,11 +103,21 @@ def test_overrides__gpt4_contract_price_used_by_estimates(api):
     r = api.admin.post("/v1/estimates/training", json=body)
     assert r.status_code == 422
     assert r.json()["field"] == "usd_per_1m_training_tokens"
-    put = api.admin.put("/v1/prices/overrides", json={"model": "gpt-4-0613", "field": "usd_per_1m_training_tokens",
-                                                      "usd_per_1m_tokens": "90.00", "note": "MSA 2024"})
+    put = api.admin.put(
+        "/v1/prices/overrides",
+        json={
+            "model": "gpt-4-0613",
+            "field": "usd_per_1m_training_tokens",
+            "usd_per_1m_tokens": "90.00",
+            "note": "MSA 2024",
+        },
+    )
     assert put.status_code == 200, put.text
     r = api.admin.post("/v1/estimates/training", json=body)
     assert r.status_code == 201
     assert (r.json()["cost_usd"], r.json()["price_source"]) == ("90.00", "override")
-    assert api.admin.delete("/v1/prices/overrides/gpt-4-0613/usd_per_1m_training_tokens").status_code == 204
+    assert (
+        api.admin.delete("/v1/prices/overrides/gpt-4-0613/usd_per_1m_training_tokens").status_code
+        == 204
+    )
     assert api.admin.post("/v1/estimates/training", json=body).status_code == 422
