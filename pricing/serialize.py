@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
+from pricing.datasets import FormatProblem
 from pricing.estimate import BreakEven, Comparison, InferenceEstimate, TrainingEstimate
 from pricing.money import format_usd
+
+
+def format_errors_to_list(problems: Iterable[FormatProblem]) -> list[dict[str, Any]]:
+    """Format errors of a training file, one entry per kind with its first line numbers."""
+    return [
+        {"kind": p.kind, "count": p.count, "lines": list(p.first_lines), "message": p.message}
+        for p in problems
+    ]
 
 
 def training_to_dict(e: TrainingEstimate) -> dict[str, Any]:

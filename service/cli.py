@@ -27,7 +27,12 @@ from pricing.estimate import (
 )
 from pricing.money import display_usd, format_usd
 from pricing.prices import Override, load_builtin_price_book, validate_override
-from pricing.serialize import comparison_to_dict, inference_to_dict, training_to_dict
+from pricing.serialize import (
+    comparison_to_dict,
+    format_errors_to_list,
+    inference_to_dict,
+    training_to_dict,
+)
 
 EXIT_USAGE = 2
 EXIT_INVALID_DATA = 3
@@ -116,15 +121,7 @@ def cmd_estimate_train(args: argparse.Namespace) -> int:
             analyse_training_file, path, resolved.encoding, limit, show=not args.json
         )
         if stats.format_errors:
-            errors = [
-                {
-                    "kind": p.kind,
-                    "count": p.count,
-                    "lines": list(p.first_lines),
-                    "message": p.message,
-                }
-                for p in stats.format_errors
-            ]
+            errors = format_errors_to_list(stats.format_errors)
             if args.json:
                 _emit(
                     {

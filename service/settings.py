@@ -30,9 +30,6 @@ class Settings(BaseSettings):
         1024**3, description="largest training file accepted for estimates (1 GiB)"
     )
 
-    redis_url: str | None = Field(
-        None, description="optional shared store for TPM windows across replicas"
-    )
     tpm_alert_threshold_pct: int = Field(
         80, ge=1, le=100, description="pool utilisation (%) that raises a TPM alert"
     )

@@ -26,7 +26,12 @@ from pricing.estimate import (
     shortened_prompt,
 )
 from pricing.money import format_usd
-from pricing.serialize import break_even_to_dict, inference_to_dict, training_to_dict
+from pricing.serialize import (
+    break_even_to_dict,
+    format_errors_to_list,
+    inference_to_dict,
+    training_to_dict,
+)
 from service.errors import InvalidInput, NotFound
 from service.estimates.models import EstimateRecord
 from service.estimates.schemas import InferenceRequest, TrainingRequest
@@ -85,6 +90,27 @@ def _store(
     return record
 
 
+def _store_training(
+    session: Session,
+    *,
+    estimate: TrainingEstimate,
+    requested_by: str,
+    inputs: dict[str, Any],
+    result: dict[str, Any],
+) -> EstimateRecord:
+    return _store(
+        session,
+        kind="training",
+        requested_by=requested_by,
+        model=estimate.model,
+        as_of=estimate.as_of,
+        price_version=estimate.price_version,
+        cost=estimate.cost_usd,
+        inputs=inputs,
+        result=result,
+    )
+
+
 def price_training(
     session: Session,
     *,
@@ -128,16 +154,8 @@ def create_training_estimate(
     inputs = request.model_dump(mode="json", exclude={"token_lengths"})
     if request.token_lengths is not None:
         inputs["n_token_lengths"] = len(request.token_lengths)
-    _store(
-        session,
-        kind="training",
-        requested_by=requested_by,
-        model=estimate.model,
-        as_of=estimate.as_of,
-        price_version=estimate.price_version,
-        cost=estimate.cost_usd,
-        inputs=inputs,
-        result=result,
+    _store_training(
+        session, estimate=estimate, requested_by=requested_by, inputs=inputs, result=result
     )
     return result
 
@@ -159,10 +177,7 @@ def analyse_file(*, path: Path, model: str, as_of: date | None) -> Any:
 
 
 def format_errors_out(stats: Any) -> list[dict[str, Any]]:
-    return [
-        {"kind": p.kind, "count": p.count, "lines": list(p.first_lines), "message": p.message}
-        for p in stats.format_errors
-    ]
+    return format_errors_to_list(stats.format_errors)
 
 
 def dataset_summary(stats: Any) -> dict[str, Any]:
@@ -211,16 +226,8 @@ def create_file_estimate(
         "filename": filename,
         "bytes": stats.bytes_read,
     }
-    _store(
-        session,
-        kind="training",
-        requested_by=requested_by,
-        model=estimate.model,
-        as_of=estimate.as_of,
-        price_version=estimate.price_version,
-        cost=estimate.cost_usd,
-        inputs=inputs,
-        result=result,
+    _store_training(
+        session, estimate=estimate, requested_by=requested_by, inputs=inputs, result=result
     )
     return result
 
