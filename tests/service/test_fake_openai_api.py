@@ -25,7 +25,7 @@ from service.fakes.openai_api import (
 )
 
 REPO = Path(__file__).resolve().parents[2]
-# The cookbook's toy dataset, bundled with the package (a byte-identical copy of the reference file).
+# The cookbook toy dataset, bundled with the package (byte-identical to the reference file).
 TOY_FILE = REPO / "pricing" / "data" / "sample_chat.jsonl"
 CHAT_LINE = json.dumps(
     {"messages": [{"role": "user", "content": "abcd" * 5}, {"role": "assistant", "content": "ok"}]}
