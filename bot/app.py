@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 from pydantic import ValidationError
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.authorization import AuthorizeResult
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -128,8 +129,15 @@ def create_bolt_app(
         settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
     )
     web = AsyncWebClient(token=token, base_url=settings.slack_api_url)
+
+    async def authorize(enterprise_id: str | None, team_id: str | None) -> AuthorizeResult:
+        # One workspace, one token: answering without bolt's auth.test round trip means a slow or
+        # unreachable Slack Web API can never delay (or fail) the 3-second acknowledgement.
+        return AuthorizeResult(enterprise_id=enterprise_id, team_id=team_id, bot_token=token)
+
     app = RatecardBoltApp(
         client=web,
+        authorize=authorize,
         signing_secret=signing_secret,
         request_verification_enabled=signing_secret is not None,
         process_before_response=False,
