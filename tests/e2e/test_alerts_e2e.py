@@ -7,7 +7,6 @@ publish_event, exactly as the jobs feature does; everything after that is the ru
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -21,18 +20,13 @@ from service.alerts.events import publish_event
 from service.db import create_db_engine, session_scope
 from service.fakes.slack_api import FakeSlackState, create_fake_slack_app
 from service.fakes.webhook_receiver import FakeWebhookState, create_webhook_receiver_app
+from tests.netutil import free_port
 from tests.service.alerts.conftest import job_payload, serve_in_thread
 
 pytestmark = pytest.mark.slow
 
 ADMIN_KEY = "rc_e2e_admin_key_0123456789abcdef"
 SLACK_TOKEN = "xoxb-e2e-token-SECRET"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture
@@ -49,7 +43,7 @@ def test_serve__job_finished_reaches_slack_and_a_signed_webhook_once(
     database_url: str, tmp_path: Path, fakes
 ):
     slack, slack_url, receiver, receiver_url = fakes
-    port = _free_port()
+    port = free_port()
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("RATECARD_")},
         "RATECARD_DATABASE_URL": database_url,

@@ -28,16 +28,11 @@ import uvicorn
 from service.db import create_db_engine, migrate, session_scope
 from service.fakes.openai_api import FakeOpenAIState, create_fake_openai_app
 from service.jobs.models import Job
+from tests.netutil import free_port
 
 pytestmark = pytest.mark.slow
 LIST = "GET /v1/fine_tuning/jobs"
 KEY = "sk-e2e-openai-key"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wait_for(condition: Callable[[], object], what: str, timeout: float = 60) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import random
-import socket
 import subprocess
 import sys
 import time
@@ -18,6 +17,8 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import create_engine, text
+
+from tests.netutil import free_port
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
@@ -36,12 +37,6 @@ LOGS: dict[str, Path] = {}  # base URL -> the replica's log, quoted when a reque
 
 def logs() -> str:
     return "\n".join(f"--- {base}\n{path.read_text()[-4000:]}" for base, path in LOGS.items())
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _start(database_url: str, workdir: Path) -> tuple[subprocess.Popen[bytes], str, Path] | None:
