@@ -228,9 +228,7 @@ def phase_cookbook(file: str, encoding_name: str, cap: int) -> dict[str, Any]:
         return num_tokens + 3
 
     def num_assistant_tokens_from_messages(messages: list[dict[str, str]]) -> int:
-        return sum(
-            len(encoding.encode(m["content"])) for m in messages if m["role"] == "assistant"
-        )
+        return sum(len(encoding.encode(m["content"])) for m in messages if m["role"] == "assistant")
 
     convo_lens = [num_tokens_from_messages(ex["messages"]) for ex in dataset]
     assistant_lens = [num_assistant_tokens_from_messages(ex["messages"]) for ex in dataset]
@@ -366,25 +364,31 @@ def main() -> None:
     print(f"{'approach':<32}{'wall s':>9}{'MB/s':>8}{'peak RSS MB':>13}{'tree RSS MB':>13}")
     for phase, (result, largest, tree) in rows.items():
         wall = result["wall"]
-        print(
-            f"{labels[phase]:<32}{wall:>9.2f}{size_mb / wall:>8.1f}{largest:>13.0f}{tree:>13.0f}"
-        )
+        print(f"{labels[phase]:<32}{wall:>9.2f}{size_mb / wall:>8.1f}{largest:>13.0f}{tree:>13.0f}")
     print()
     for phase, (result, _, _) in rows.items():
         if result["total_tokens"] != ours["total_tokens"]:
-            print(f"WARNING: {phase} counted {result['total_tokens']:,} tokens, ours "
-                  f"{ours['total_tokens']:,}")
+            print(
+                f"WARNING: {phase} counted {result['total_tokens']:,} tokens, ours "
+                f"{ours['total_tokens']:,}"
+            )
     ratio = ours["wall"] / rows["ceiling"][0]["wall"]
-    print(f"target  ours within 1.25x of ceiling : {ratio:.2f}x  "
-          f"{'PASS' if ratio <= 1.25 else 'MISS'}")
+    print(
+        f"target  ours within 1.25x of ceiling : {ratio:.2f}x  "
+        f"{'PASS' if ratio <= 1.25 else 'MISS'}"
+    )
     if "cookbook" in rows:
         speedup = rows["cookbook"][0]["wall"] / ours["wall"]
-        print(f"target  >= 3x faster than cookbook   : {speedup:.2f}x  "
-              f"{'PASS' if speedup >= 3 else 'MISS'}")
+        print(
+            f"target  >= 3x faster than cookbook   : {speedup:.2f}x  "
+            f"{'PASS' if speedup >= 3 else 'MISS'}"
+        )
     largest = rows["ours"][1]
-    print(f"target  peak RSS < 150 MB on 1 GB    : {largest:.0f} MB largest process, "
-          f"{rows['ours'][2]:.0f} MB whole tree, on {size_mb:,.0f} MB "
-          f"{'PASS' if largest < 150 else 'MISS'} (largest process)")
+    print(
+        f"target  peak RSS < 150 MB on 1 GB    : {largest:.0f} MB largest process, "
+        f"{rows['ours'][2]:.0f} MB whole tree, on {size_mb:,.0f} MB "
+        f"{'PASS' if largest < 150 else 'MISS'} (largest process)"
+    )
 
 
 if __name__ == "__main__":

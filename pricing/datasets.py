@@ -636,8 +636,9 @@ def _analyse_parallel(
     n_ranges = max(4 * workers, math.ceil(size / range_bytes))
     ranges = _split(path, size, n_ranges)
     n_procs = min(workers, len(ranges))
-    logger.debug("analysing %s: %s bytes in %s ranges on %s processes",
-                 path, size, len(ranges), n_procs)
+    logger.debug(
+        "analysing %s: %s bytes in %s ranges on %s processes", path, size, len(ranges), n_procs
+    )
     merged = _Partial()
     finished: dict[int, _Partial] = {}
     pending: dict[Future[_Partial], int] = {}

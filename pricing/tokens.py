@@ -186,8 +186,7 @@ def verify_encodings(*, data_dir: str | os.PathLike[str] | None = None) -> dict[
     not as it was when the process started.
     """
     return {
-        name: hashlib.sha256(_read_verified(name, data_dir)).hexdigest()
-        for name in ENCODING_NAMES
+        name: hashlib.sha256(_read_verified(name, data_dir)).hexdigest() for name in ENCODING_NAMES
     }
 
 
@@ -219,9 +218,7 @@ def _value_tokens(value: object, encoding: tiktoken.Encoding) -> int:
     )
 
 
-def message_tokens(
-    message: Mapping[str, object], encoding: tiktoken.Encoding
-) -> tuple[int, int]:
+def message_tokens(message: Mapping[str, object], encoding: tiktoken.Encoding) -> tuple[int, int]:
     """(tokens this message adds to a conversation, tokens of its ``content`` alone).
 
     The building block of :func:`count_chat_tokens`; the dataset analysis uses it so that

@@ -57,8 +57,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         sys.stdout.write(demo.instructions(settings, secret))
         sys.stdout.flush()
     try:
-        uvicorn.run(app, host=settings.host, port=settings.port,
-                    log_level=settings.log_level.lower())
+        uvicorn.run(
+            app, host=settings.host, port=settings.port, log_level=settings.log_level.lower()
+        )
     finally:
         if demo is not None:
             demo.stop()
@@ -127,8 +128,10 @@ def cmd_bot(args: argparse.Namespace) -> int:
     overrides: dict[str, Any] = {k: v for k, v in given.items() if v}
     settings = get_settings(**overrides)
     logging.getLogger().setLevel(settings.log_level.upper())
-    needed = [("RATECARD_SLACK_BOT_TOKEN", settings.slack_bot_token),
-              ("RATECARD_SERVICE_API_KEY", settings.service_api_key)]
+    needed = [
+        ("RATECARD_SLACK_BOT_TOKEN", settings.slack_bot_token),
+        ("RATECARD_SERVICE_API_KEY", settings.service_api_key),
+    ]
     if args.socket_mode:
         needed.append(("RATECARD_SLACK_APP_TOKEN", settings.slack_app_token))
     else:
@@ -140,8 +143,12 @@ def cmd_bot(args: argparse.Namespace) -> int:
     if args.socket_mode:
         asyncio.run(run_socket_mode(settings))
         return 0
-    uvicorn.run(build_bot_http_app(settings), host=settings.host, port=settings.port,
-                log_level=settings.log_level.lower())
+    uvicorn.run(
+        build_bot_http_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level.lower(),
+    )
     return 0
 
 
@@ -151,19 +158,28 @@ def add_commands(sub: Any) -> None:
     )
     serve.add_argument("--host", help="bind address (default 127.0.0.1; RATECARD_HOST)")
     serve.add_argument("--port", type=int, help="port (default 8000; RATECARD_PORT)")
-    serve.add_argument("--demo", action="store_true",
-                       help="run against a built-in fake OpenAI API with a sample file "
-                       "(no credentials needed)")
+    serve.add_argument(
+        "--demo",
+        action="store_true",
+        help="run against a built-in fake OpenAI API with a sample file (no credentials needed)",
+    )
     serve.set_defaults(func=cmd_serve)
 
-    watcher = sub.add_parser("watcher",
-                             help="run only the job watcher (one polls at a time across replicas)")
+    watcher = sub.add_parser(
+        "watcher", help="run only the job watcher (one polls at a time across replicas)"
+    )
     watcher.set_defaults(func=cmd_watcher)
 
-    bot = sub.add_parser("bot", help="run the Slack bot alone against RATECARD_SERVICE_URL "
-                         "(HTTP at /slack/events, or --socket-mode)")
-    bot.add_argument("--socket-mode", action="store_true",
-                     help="connect out to Slack with RATECARD_SLACK_APP_TOKEN (no public URL)")
+    bot = sub.add_parser(
+        "bot",
+        help="run the Slack bot alone against RATECARD_SERVICE_URL "
+        "(HTTP at /slack/events, or --socket-mode)",
+    )
+    bot.add_argument(
+        "--socket-mode",
+        action="store_true",
+        help="connect out to Slack with RATECARD_SLACK_APP_TOKEN (no public URL)",
+    )
     bot.add_argument("--host", help="bind address in HTTP mode (RATECARD_HOST)")
     bot.add_argument("--port", type=int, help="port in HTTP mode (RATECARD_PORT)")
     bot.set_defaults(func=cmd_bot)

@@ -155,8 +155,10 @@ ASSISTANT = {"role": "assistant", "content": "y"}
         (b'{"text": "no format keys at all"}', "missing_messages_list"),
         (ex({"role": "user"}, ASSISTANT), "message_missing_key"),
         (ex({"content": "x"}, ASSISTANT), "message_missing_key"),
-        (ex({"role": "user", "content": "x", "mood": "sad"}, ASSISTANT),
-         "message_unrecognized_key"),
+        (
+            ex({"role": "user", "content": "x", "mood": "sad"}, ASSISTANT),
+            "message_unrecognized_key",
+        ),
         (ex({"role": "robot", "content": "x"}, ASSISTANT), "unrecognized_role"),
         (ex({"role": ["user"], "content": "x"}, ASSISTANT), "unrecognized_role"),
         (ex({"role": "user", "content": 7}, ASSISTANT), "missing_content"),
@@ -402,10 +404,14 @@ def _generated_file(path: Path, n: int, seed: int = 3) -> dict[str, list[int]]:
                 f.write(b"\n")
                 planted["blank_line"].append(line_no)
             else:
-                words = " ".join(rng.choice(["alpha", "beta", "gamma", "日本", "x1"]) for _ in
-                                 range(rng.randint(1, 80)))
-                f.write(chat(("system", "Be brief."), ("user", words), ("assistant", words[::-1]))
-                        + b"\n")
+                words = " ".join(
+                    rng.choice(["alpha", "beta", "gamma", "日本", "x1"])
+                    for _ in range(rng.randint(1, 80))
+                )
+                f.write(
+                    chat(("system", "Be brief."), ("user", words), ("assistant", words[::-1]))
+                    + b"\n"
+                )
     return planted
 
 

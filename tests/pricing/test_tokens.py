@@ -101,9 +101,7 @@ def test_get_encoding__same_as_tiktoken_public_definition(name, monkeypatch):
     assert ours._special_tokens == reference._special_tokens
     assert ours._mergeable_ranks == reference._mergeable_ranks
     text = "Héllo wörld 日本語 can't  12345678\r\n\n  <|endofprompt|> 🙂 x/y\tz"
-    assert ours.encode(text, disallowed_special=()) == reference.encode(
-        text, disallowed_special=()
-    )
+    assert ours.encode(text, disallowed_special=()) == reference.encode(text, disallowed_special=())
 
 
 def test_get_encoding__special_token_ids():
