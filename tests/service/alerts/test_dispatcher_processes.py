@@ -44,8 +44,9 @@ def test_two_dispatchers_on_one_database__deliver_each_alert_once(alerts: Alerts
         t.join(timeout=120)
     assert not errors and not any(t.is_alive() for t in threads)
 
+    # How the work splits between the two is up to the scheduler (on a busy machine one thread
+    # can drain the outbox alone); what must hold is that every alert went out exactly once.
     assert sum(handled) == 2 * JOBS
-    assert all(handled), f"both replicas should have claimed work: {handled}"
     webhook_ids = Counter(d.webhook_id for d in alerts.receiver.deliveries)
     assert len(webhook_ids) == JOBS and set(webhook_ids.values()) == {1}
     assert all(d.verified and d.status_code == 200 for d in alerts.receiver.deliveries)
