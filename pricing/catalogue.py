@@ -9,12 +9,20 @@ from __future__ import annotations
 import difflib
 import re
 import tomllib
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
 from importlib import resources
+from typing import Any
 
-from pricing.errors import ModelNotAvailableError, UnknownModelError
+from pricing.errors import (
+    CatalogueConflictError,
+    InvalidCatalogueEntryError,
+    ModelNotAvailableError,
+    UnknownModelError,
+)
+from pricing.tokens import ENCODING_NAMES
 
 # Legacy GPT-3 fine-tunes (``davinci:ft-acme-2023-...``) bill and rate-limit like the -002
 # replacements OpenAI moved them to; the original bases have no entry of their own.
@@ -110,11 +118,41 @@ class Catalogue:
             )
         return current[-1].target
 
-    def with_models(self, extra: list[ModelInfo]) -> Catalogue:
-        """A catalogue that also knows models published after release (admin-added entries)."""
-        aliases = [a for alias_list in self._aliases.values() for a in alias_list]
-        merged = {**self.models, **{m.id: m for m in extra}}
-        return Catalogue(list(merged.values()), aliases)
+    def extended(self, models: Iterable[ModelInfo], aliases: Iterable[Alias]) -> Catalogue:
+        """This catalogue plus entries published after release; nothing already here may change.
+
+        A new model id must not be taken by a model or an alias. An alias may be new or move to
+        another model, but only forward in time: its history is append-only like the prices'.
+        """
+        added = list(models)
+        merged = dict(self.models)
+        for model in added:
+            if model.id in merged:
+                raise CatalogueConflictError(
+                    f"model {model.id!r} is already in the catalogue; published entries are "
+                    "immutable (publish a new dated snapshot id instead)"
+                )
+            if model.id in self._aliases:
+                raise CatalogueConflictError(f"{model.id!r} is already an alias, not a model id")
+            merged[model.id] = model
+        history = [a for alias_list in self._aliases.values() for a in alias_list]
+        for alias in aliases:
+            if alias.name in merged:
+                raise InvalidCatalogueEntryError(
+                    f"alias {alias.name!r} is a model id; aliases are undated names"
+                )
+            if alias.target not in merged:
+                raise InvalidCatalogueEntryError(
+                    f"alias {alias.name!r} points at unknown model {alias.target!r}",
+                )
+            previous = self._aliases.get(alias.name, [])
+            if previous and alias.effective_from < previous[-1].effective_from:
+                raise CatalogueConflictError(
+                    f"alias {alias.name!r} already points at {previous[-1].target} from "
+                    f"{previous[-1].effective_from.isoformat()}; it can only move later"
+                )
+            history.append(alias)
+        return Catalogue(list(merged.values()), history)
 
     def resolve(self, name: str, *, as_of: date) -> ResolvedModel:
         raw = name.strip()
@@ -178,21 +216,98 @@ class Catalogue:
         return (close + prefixed)[:limit]
 
 
+# Dated snapshot ids and family names as OpenAI spells them: lower case, no colon (``ft:`` names
+# are built from them) and no spaces.
+MODEL_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,99}$")
+APIS = ("chat", "completions")
+_ENTRY_KEYS = frozenset(
+    {
+        "id",
+        "family",
+        "api",
+        "context_window",
+        "training_example_limit",
+        "encoding",
+        "released",
+        "notes",
+    }
+)
+
+
+def _positive_int(data: Mapping[str, Any], key: str, where: str) -> int:
+    value = data[key]
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise InvalidCatalogueEntryError(f"{where}: {key} must be a positive whole number")
+    return value
+
+
+def parse_model_entry(data: Mapping[str, Any]) -> ModelInfo:
+    """Validate one catalogue entry given as a mapping (shipped TOML or a published JSON body)."""
+    where = str(data.get("id", "catalogue entry"))
+    unknown = sorted(set(data) - _ENTRY_KEYS)
+    if unknown:
+        raise InvalidCatalogueEntryError(f"{where}: unknown fields {', '.join(unknown)}")
+    missing = sorted({"id", "family", "context_window", "encoding", "released"} - set(data))
+    if missing:
+        raise InvalidCatalogueEntryError(f"{where}: missing {', '.join(missing)}")
+    for key in ("id", "family"):
+        if not isinstance(data[key], str) or not MODEL_ID.match(data[key]):
+            raise InvalidCatalogueEntryError(
+                f"{where}: {key} must be lower case letters, digits, '.', '-' or '_' "
+                f"(e.g. gpt-4o-mini-2024-07-18), got {data[key]!r}"
+            )
+    api = data.get("api", "chat")
+    if api not in APIS:
+        raise InvalidCatalogueEntryError(f"{where}: api must be one of {', '.join(APIS)}")
+    if data["encoding"] not in ENCODING_NAMES:
+        raise InvalidCatalogueEntryError(
+            f"{where}: encoding {data['encoding']!r} is not shipped; "
+            f"known: {', '.join(ENCODING_NAMES)}"
+        )
+    context_window = _positive_int(data, "context_window", where)
+    limit = None
+    if data.get("training_example_limit") is not None:
+        limit = _positive_int(data, "training_example_limit", where)
+        if limit > context_window:
+            raise InvalidCatalogueEntryError(
+                f"{where}: training_example_limit {limit} exceeds context_window {context_window}"
+            )
+    released = data["released"]
+    try:
+        released = released if isinstance(released, date) else date.fromisoformat(str(released))
+    except ValueError:
+        raise InvalidCatalogueEntryError(
+            f"{where}: released must be a date (YYYY-MM-DD), got {released!r}"
+        ) from None
+    return ModelInfo(
+        id=data["id"],
+        family=data["family"],
+        api=api,
+        context_window=context_window,
+        training_example_limit=limit,
+        encoding=data["encoding"],
+        released=released,
+        notes=str(data.get("notes", "")),
+    )
+
+
+def model_entry_to_dict(model: ModelInfo) -> dict[str, Any]:
+    """The JSON form of an entry, as parse_model_entry reads it back."""
+    return {
+        "id": model.id,
+        "family": model.family,
+        "api": model.api,
+        "context_window": model.context_window,
+        "training_example_limit": model.training_example_limit,
+        "encoding": model.encoding,
+        "released": model.released.isoformat(),
+        "notes": model.notes,
+    }
+
+
 def _load_catalogue_data(text: str) -> Catalogue:
     data = tomllib.loads(text)
-    models = [
-        ModelInfo(
-            id=m["id"],
-            family=m["family"],
-            api=m["api"],
-            context_window=m["context_window"],
-            training_example_limit=m.get("training_example_limit"),
-            encoding=m["encoding"],
-            released=m["released"],
-            notes=m.get("notes", ""),
-        )
-        for m in data["model"]
-    ]
+    models = [parse_model_entry(m) for m in data["model"]]
     aliases = [Alias(a["name"], a["from"], a["target"]) for a in data["alias"]]
     return Catalogue(models, aliases)
 

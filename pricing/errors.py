@@ -53,6 +53,14 @@ class InvalidPriceTableError(PricingError):
     """A price table that fails validation (negative price, unknown field, bad date)."""
 
 
+class InvalidCatalogueEntryError(InvalidPriceTableError):
+    """A new catalogue entry (a model published with a price version) that fails validation."""
+
+
+class CatalogueConflictError(PricingError):
+    """A new catalogue entry or alias that would redefine one already in the catalogue."""
+
+
 class InvalidEstimateInputError(PricingError):
     """Estimate inputs that cannot be priced (negative tokens, zero epochs, ...)."""
 

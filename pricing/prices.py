@@ -163,6 +163,65 @@ def parse_version(
     )
 
 
+def apply_changes(
+    base: PriceVersion, data: Mapping[str, Any], *, published_by: str
+) -> PriceVersion:
+    """A published change set made whole: ``base``'s table with the listed prices changed.
+
+    Each version is a complete table (a lookup reads only the version in force), but an admin
+    publishing "gpt-4o-mini input is now 0.12" must not have to repeat every other price, nor
+    silently withdraw them. So ``models`` lists only what changes: ``{model: {field: "1.50"}}``
+    sets a price, ``{field: null}`` withdraws one, ``{model: null}`` withdraws a model; everything
+    not listed carries over from ``base``.
+    """
+    changes = data.get("models")
+    if not isinstance(changes, Mapping) or not changes:
+        raise InvalidPriceTableError("a price version needs a non-empty 'models' table of changes")
+    label = str(data.get("version", "")).strip()
+    table: dict[str, dict[str, Any]] = {
+        m: {**{k: str(v) for k, v in mp.prices.items()}, "sources": dict(mp.sources)}
+        for m, mp in base.models.items()
+    }
+    for model_id, fields in changes.items():
+        if fields is None:
+            if model_id not in table:
+                raise InvalidPriceTableError(
+                    f"{model_id}: cannot withdraw it, it has no prices in {base.version}"
+                )
+            del table[model_id]
+            continue
+        if not isinstance(fields, Mapping) or not fields:
+            raise InvalidPriceTableError(f"{model_id}: list the price fields that change")
+        row = table.setdefault(str(model_id), {"sources": {}})
+        for key, value in fields.items():
+            if key not in PRICE_FIELDS:
+                raise InvalidPriceTableError(
+                    f"{model_id}: unknown price field {key!r}; known: {', '.join(PRICE_FIELDS)}"
+                )
+            if value is None:
+                row.pop(key, None)
+            else:
+                row[key] = value
+        row["sources"] = {**row["sources"], label: str(data.get("source", ""))}
+        if set(row) == {"sources"}:
+            del table[model_id]
+    return parse_version({**data, "models": table}, published_by=published_by)
+
+
+def version_to_dict(v: PriceVersion) -> dict[str, Any]:
+    """A whole version as JSON-safe data that parse_version reads back unchanged."""
+    return {
+        "version": v.version,
+        "effective_date": v.effective_date.isoformat(),
+        "source": v.source,
+        "notes": v.notes,
+        "models": {
+            m: {**{k: str(p) for k, p in mp.prices.items()}, "sources": dict(mp.sources)}
+            for m, mp in v.models.items()
+        },
+    }
+
+
 class PriceBook:
     """All published versions, ordered by effective date then publication order."""
 

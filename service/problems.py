@@ -23,6 +23,8 @@ _PRICING_STATUS: list[tuple[type[pe.PricingError], int, str]] = [
     (pe.UnknownPriceError, 422, "Price unknown"),
     (pe.UnknownPriceVersionError, 404, "Unknown price version"),
     (pe.PriceVersionConflictError, 409, "Price version is immutable"),
+    (pe.CatalogueConflictError, 409, "Catalogue entry already published"),
+    (pe.InvalidCatalogueEntryError, 422, "Invalid catalogue entry"),
     (pe.InvalidPriceTableError, 422, "Invalid price table"),
     (pe.InvalidEstimateInputError, 422, "Invalid estimate input"),
     (pe.DatasetError, 422, "Unreadable training file"),

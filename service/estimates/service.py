@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from pricing.catalogue import load_catalogue
+from pricing.catalogue import Catalogue
 from pricing.estimate import (
     Epochs,
     InferenceEstimate,
@@ -35,7 +35,7 @@ from pricing.serialize import (
 from service.errors import InvalidInput, NotFound
 from service.estimates.models import EstimateRecord
 from service.estimates.schemas import InferenceRequest, TrainingRequest
-from service.prices.service import active_overrides, load_price_book
+from service.prices.service import catalogue_for, load_reference
 
 log = logging.getLogger(__name__)
 
@@ -124,16 +124,16 @@ def price_training(
 ) -> TrainingEstimate:
     """Price a training run without storing it (the jobs feature reuses this before launching)."""
     day = as_of or _today()
-    resolved = load_catalogue().resolve(model, as_of=day)
+    reference = load_reference(session)
     return estimate_training(
-        model=resolved,
-        book=load_price_book(session),
+        model=reference.catalogue.resolve(model, as_of=day),
+        book=reference.book,
         as_of=day,
         billing_tokens=tokens,
         token_lengths=token_lengths,
         n_examples=n_examples,
         n_epochs=n_epochs,
-        overrides=active_overrides(session),
+        overrides=reference.overrides,
         warnings=warnings,
     )
 
@@ -160,12 +160,12 @@ def create_training_estimate(
     return result
 
 
-def analyse_file(*, path: Path, model: str, as_of: date | None) -> Any:
+def analyse_file(*, catalogue: Catalogue, path: Path, model: str, as_of: date | None) -> Any:
     """Token statistics of a training file for the model's tokenizer and per-example limit."""
     from pricing.datasets import analyse_training_file
 
     day = as_of or _today()
-    resolved = load_catalogue().resolve(model, as_of=day)
+    resolved = catalogue.resolve(model, as_of=day)
     limit = resolved.model.training_example_limit
     if limit is None:
         from pricing.errors import NotFineTunableError
@@ -202,7 +202,7 @@ def create_file_estimate(
     as_of: date | None,
     requested_by: str,
 ) -> dict[str, Any]:
-    stats = analyse_file(path=path, model=model, as_of=as_of)
+    stats = analyse_file(catalogue=catalogue_for(session), path=path, model=model, as_of=as_of)
     if stats.format_errors:
         errors = format_errors_out(stats)
         raise DatasetInvalid(
@@ -236,9 +236,8 @@ def create_inference_estimate(
     session: Session, *, request: InferenceRequest, requested_by: str
 ) -> dict[str, Any]:
     day = request.as_of or _today()
-    catalogue = load_catalogue()
-    book = load_price_book(session)
-    overrides = active_overrides(session)
+    reference = load_reference(session)
+    catalogue, book, overrides = reference.catalogue, reference.book, reference.overrides
     w = request.workload
     workload = Workload(w.prompt_tokens, w.completion_tokens, w.requests_per_day)
     main = catalogue.resolve(request.model, as_of=day)

@@ -14,12 +14,10 @@ from typing import Literal
 
 from sqlmodel import Session
 
-from pricing.catalogue import load_catalogue
 from pricing.errors import PricingError
 from pricing.money import cost_of_tokens
-from pricing.prices import Override, PriceBook
 from service.jobs.models import LAUNCH_FAILED, LAUNCH_UNKNOWN, Job
-from service.prices.service import active_overrides, load_price_book
+from service.prices.service import Reference, load_reference
 
 log = logging.getLogger(__name__)
 
@@ -34,24 +32,17 @@ class ActualCost:
 
 
 class PricingContext:
-    """Price book and overrides loaded at most once per unit of work (a watcher tick)."""
+    """The price reference, read at most once per unit of work (a watcher tick)."""
 
     def __init__(self, session: Session) -> None:
         self._session = session
-        self._book: PriceBook | None = None
-        self._overrides: list[Override] | None = None
+        self._reference: Reference | None = None
 
     @property
-    def book(self) -> PriceBook:
-        if self._book is None:
-            self._book = load_price_book(self._session)
-        return self._book
-
-    @property
-    def overrides(self) -> list[Override]:
-        if self._overrides is None:
-            self._overrides = active_overrides(self._session)
-        return self._overrides
+    def reference(self) -> Reference:
+        if self._reference is None:
+            self._reference = load_reference(self._session)
+        return self._reference
 
 
 def actual_cost(job: Job, pricing: PricingContext) -> ActualCost:
@@ -71,8 +62,9 @@ def actual_cost(job: Job, pricing: PricingContext) -> ActualCost:
     created = job.openai_created_at or job.created_at
     day = created.date()
     try:
-        resolved = load_catalogue().resolve(job.model, as_of=day)
-        quote = pricing.book.quote(resolved.id, as_of=day, overrides=pricing.overrides)
+        reference = pricing.reference
+        resolved = reference.catalogue.resolve(job.model, as_of=day)
+        quote = reference.book.quote(resolved.id, as_of=day, overrides=reference.overrides)
         price = quote.require("usd_per_1m_training_tokens")
     except PricingError as exc:
         log.warning("job %s: no training price for %s on %s: %s", job.id, job.model, day, exc)

@@ -30,7 +30,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
-from pricing.catalogue import ResolvedModel, load_catalogue
+from pricing.catalogue import ResolvedModel
 from pricing.datasets import MIN_EXAMPLES
 from pricing.errors import NotFineTunableError, PricingError
 from pricing.estimate import TrainingEstimate
@@ -67,6 +67,7 @@ from service.jobs.service import (
     to_out,
 )
 from service.openai import FineTuningJob, OpenAIClient, OpenAICreateOutcomeUnknown, OpenAIError
+from service.prices.service import catalogue_for
 from service.settings import Settings
 from service.types import utcnow
 
@@ -79,8 +80,9 @@ class FileEstimate:
     as_dict: dict[str, Any]  # training_to_dict fields plus "dataset" statistics
 
 
-def resolve_fine_tunable(model: str, *, as_of: date) -> ResolvedModel:
-    resolved = load_catalogue().resolve(model, as_of=as_of)
+def resolve_fine_tunable(engine: Engine, *, model: str, as_of: date) -> ResolvedModel:
+    with session_scope(engine) as session:
+        resolved = catalogue_for(session).resolve(model, as_of=as_of)
     if not resolved.model.fine_tunable:
         raise NotFineTunableError(f"{resolved.id} cannot be fine-tuned")
     return resolved
@@ -122,7 +124,9 @@ def estimate_training_file(
                 "file uploaded with purpose 'fine-tune'",
                 code="wrong_file_purpose",
             )
-        stats = analyse_file(path=path, model=body.model, as_of=as_of)
+        with session_scope(engine) as session:
+            catalogue = catalogue_for(session)
+        stats = analyse_file(catalogue=catalogue, path=path, model=body.model, as_of=as_of)
     finally:
         path.unlink(missing_ok=True)
     if stats.format_errors:
@@ -170,7 +174,7 @@ def preview(
 ) -> PreviewOut:
     """The launch's estimate and budget check, without recording or creating anything."""
     today = utcnow().date()
-    resolve_fine_tunable(body.model, as_of=today)
+    resolve_fine_tunable(engine, model=body.model, as_of=today)
     gateway.client()  # fails early, before any work, when OpenAI is not configured
     priced = estimate_training_file(
         engine=engine, gateway=gateway, settings=settings, body=body, as_of=today
@@ -199,7 +203,7 @@ def launch(
             "force launches over budget only with an admin API key", code="force_needs_admin"
         )
     today = utcnow().date()
-    resolved = resolve_fine_tunable(body.model, as_of=today)
+    resolved = resolve_fine_tunable(engine, model=body.model, as_of=today)
     gateway.client()
     digest = fingerprint(body)
     job_id: str | None = None

@@ -4,7 +4,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, Column, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from service.types import Money, UTCDateTime, utcnow
@@ -42,3 +42,12 @@ class PriceOverrideRow(SQLModel, table=True):
     updated_at: datetime = Field(
         default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)
     )
+
+
+class ReferenceRevision(SQLModel, table=True):
+    """One row whose number changes with every publish or override change: the cache key."""
+
+    __tablename__ = "reference_revision"
+
+    id: int = Field(default=1, primary_key=True)
+    revision: int = Field(sa_column=Column(BigInteger, nullable=False))

@@ -1,12 +1,12 @@
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date
 from decimal import Decimal
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from pricing.catalogue import load_catalogue
 from pricing.money import format_usd
 from pricing.prices import Override, PriceVersion
 from service.deps import AdminKey, ReadKey, SessionDep
@@ -40,7 +40,7 @@ def _table(
     *,
     as_of: date | None = None,
     model: str | None = None,
-    overrides: list[Override] | None = None,
+    overrides: Iterable[Override] = (),
 ) -> PriceTable:
     models = {
         m: {k: format_usd(p) for k, p in mp.prices.items()}
@@ -48,7 +48,7 @@ def _table(
         if model in (None, m)
     }
     extra: dict[str, dict[str, str]] = {}
-    for o in overrides or []:
+    for o in overrides:
         if model in (None, o.model) and (as_of is None or o.applies_on(as_of)):
             extra.setdefault(o.model, {})[o.field] = format_usd(o.usd_per_1m_tokens)
     return PriceTable(
@@ -77,9 +77,10 @@ def prices_as_of(
         Query(max_length=200, description="any model name; aliases resolve as of the date"),
     ] = None,
 ) -> PriceTable:
-    version = service.load_price_book(session).in_force(as_of)
-    model_id = load_catalogue().resolve(model, as_of=as_of).id if model else None
-    return _table(version, as_of=as_of, model=model_id, overrides=service.active_overrides(session))
+    reference = service.load_reference(session)
+    version = reference.book.in_force(as_of)
+    model_id = reference.catalogue.resolve(model, as_of=as_of).id if model else None
+    return _table(version, as_of=as_of, model=model_id, overrides=reference.overrides)
 
 
 @router.get("/versions/{version}", response_model=PriceTable, summary="One price version")
@@ -183,7 +184,8 @@ def list_overrides(session: SessionDep, _: ReadKey) -> list[OverrideOut]:
 
 @router.put("/overrides", response_model=OverrideOut, summary="Set a contract price (admin)")
 def put_override(body: OverrideIn, session: SessionDep, principal: AdminKey) -> OverrideOut:
-    model_id = load_catalogue().resolve(body.model, as_of=body.effective_from or date.max).id
+    catalogue = service.catalogue_for(session)
+    model_id = catalogue.resolve(body.model, as_of=body.effective_from or date.max).id
     row = service.put_override(
         session,
         override=Override(

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
+from pricing.catalogue import MODEL_ID
 from pricing.prices import PRICE_FIELDS
+from pricing.tokens import ENCODING_NAMES
 
 DecimalStr = Annotated[
     str,
@@ -56,6 +58,32 @@ class PriceDiff(BaseModel):
     changes: list[PriceChangeOut]
 
 
+class CatalogueEntryIn(BaseModel):
+    """A model OpenAI released after this build of ratecard, published with its first prices."""
+
+    id: str = Field(
+        pattern=MODEL_ID.pattern,
+        examples=["gpt-4.1-mini-2026-10-01"],
+        description="dated snapshot id, as OpenAI names it",
+    )
+    family: str = Field(
+        pattern=MODEL_ID.pattern,
+        examples=["gpt-4.1-mini"],
+        description="the rate-limit pool it shares (with every ft: model built on it)",
+    )
+    api: Literal["chat", "completions"] = "chat"
+    context_window: int = Field(gt=0, le=100_000_000)
+    training_example_limit: int | None = Field(
+        None, gt=0, description="tokens per training example; omit if it cannot be fine-tuned"
+    )
+    encoding: str = Field(
+        description="tokenizer (shipped offline)",
+        json_schema_extra={"enum": list(ENCODING_NAMES)},
+    )
+    released: date
+    notes: str = Field("", max_length=500)
+
+
 class PublishVersion(BaseModel):
     version: str = Field(min_length=1, max_length=64, examples=["2026-12-01"])
     effective_date: date
@@ -63,9 +91,23 @@ class PublishVersion(BaseModel):
         min_length=1, max_length=2000, description="where the prices come from (URL, contract id)"
     )
     notes: str = Field("", max_length=2000)
-    models: dict[str, dict[str, DecimalStr]] = Field(
+    models: dict[str, dict[str, DecimalStr | None] | None] = Field(
         min_length=1,
-        description=f"dated snapshot id -> {{field: price}}; fields: {', '.join(PRICE_FIELDS)}",
+        description=(
+            "only what changes: dated snapshot id -> {field: price}; a price of null withdraws "
+            "that price, a model of null withdraws the model; every price not listed carries "
+            f"over from the latest version. Fields: {', '.join(PRICE_FIELDS)}"
+        ),
+    )
+    new_models: list[CatalogueEntryIn] = Field(
+        default_factory=list,
+        max_length=100,
+        description="catalogue entries for models released since; each needs prices in `models`",
+    )
+    aliases: dict[str, str] = Field(
+        default_factory=dict,
+        examples=[{"gpt-4.1-mini": "gpt-4.1-mini-2026-10-01"}],
+        description="undated name -> dated snapshot id it points at from effective_date on",
     )
 
 

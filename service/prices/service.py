@@ -1,85 +1,156 @@
-"""The price book the service uses: the shipped history plus versions published via the API."""
+"""The prices the service uses: the shipped history plus versions, models and overrides added
+through the API."""
 
 from __future__ import annotations
 
 import logging
+import secrets
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from sqlalchemy import update
 from sqlmodel import Session, col, select
 
-from pricing.catalogue import Catalogue, load_catalogue
-from pricing.errors import PriceVersionConflictError
+from pricing.catalogue import (
+    Alias,
+    Catalogue,
+    ModelInfo,
+    load_catalogue,
+    model_entry_to_dict,
+    parse_model_entry,
+)
 from pricing.prices import (
     Override,
     PriceBook,
     PriceVersion,
+    apply_changes,
     load_builtin_price_book,
     parse_version,
     validate_override,
+    version_to_dict,
 )
 from service.errors import InvalidInput, NotFound
-from service.prices.models import PriceOverrideRow, PublishedPriceVersion
+from service.prices.models import PriceOverrideRow, PublishedPriceVersion, ReferenceRevision
 from service.types import utcnow
 
 log = logging.getLogger(__name__)
 
 
-_book_cache: dict[tuple[str, tuple[tuple[int, str], ...]], PriceBook] = {}
+@dataclass(frozen=True)
+class Reference:
+    """What every price calculation reads: price book, catalogue and overrides, at one revision."""
+
+    revision: int
+    book: PriceBook
+    catalogue: Catalogue
+    overrides: tuple[Override, ...]
+
+
+_cache: dict[str, Reference] = {}
+_cache_lock = threading.Lock()
+
+
+def current_revision(session: Session) -> int:
+    return int(session.exec(select(ReferenceRevision.revision)).one())
+
+
+def _bump_revision(session: Session) -> None:
+    # An UPDATE of the one row: it also holds the row (PostgreSQL) or the write lock (SQLite)
+    # until commit, so two publishes cannot both build on the same "latest" version.
+    # A fresh random number rather than +1: a database restored from a backup or recreated under
+    # the same URL can never repeat a number a running replica has cached.
+    session.execute(update(ReferenceRevision).values(revision=secrets.randbits(62) + 1))
+
+
+def load_reference(session: Session) -> Reference:
+    """The shipped history plus every published version, catalogue entry and override.
+
+    All of it changes only with the revision row, so each request reads that one number and
+    every replica sees a publish or an override change on its next request.
+    """
+    revision = current_revision(session)
+    key = str(session.get_bind().engine.url)
+    cached = _cache.get(key)
+    if cached is not None and cached.revision == revision:
+        return cached
+    with _cache_lock:
+        cached = _cache.get(key)
+        if cached is not None and cached.revision == revision:
+            return cached
+        reference = _read_reference(session, revision)
+        _cache[key] = reference
+        return reference
+
+
+def _read_reference(session: Session, revision: int) -> Reference:
+    book = load_builtin_price_book()
+    catalogue = load_catalogue()
+    rows = session.exec(select(PublishedPriceVersion).order_by(col(PublishedPriceVersion.id))).all()
+    for row in rows:
+        # Versions published before catalogue entries existed simply carry none.
+        catalogue = catalogue.extended(*_catalogue_additions(row.body, row.effective_date))
+        book = book.with_version(parse_version(row.body, published_by=row.published_by))
+    overrides = tuple(
+        Override(r.model, r.field, r.usd_per_1m_tokens, r.note, r.effective_from, r.effective_until)
+        for r in list_overrides(session)
+    )
+    log.debug("price reference loaded at revision %s (%s versions)", revision, len(rows))
+    return Reference(revision, book, catalogue, overrides)
+
+
+def _catalogue_additions(
+    body: Mapping[str, Any], effective: date
+) -> tuple[list[ModelInfo], list[Alias]]:
+    models = [parse_model_entry(m) for m in body.get("new_models") or []]
+    aliases = [Alias(str(n), effective, str(t)) for n, t in (body.get("aliases") or {}).items()]
+    return models, aliases
 
 
 def load_price_book(session: Session) -> PriceBook:
-    """Shipped versions, then published ones in publication order (each validated again on load).
-
-    Published versions are immutable, so the book is a pure function of which rows exist: it is
-    cached by their ids and every replica sees a new version on its next request.
-    """
-    published = session.exec(
-        select(PublishedPriceVersion.id, PublishedPriceVersion.version).order_by(
-            col(PublishedPriceVersion.id)
-        )
-    ).all()
-    ids: list[tuple[int, str]] = []
-    for i, v in published:
-        assert i is not None  # a primary key read back from the table
-        ids.append((int(i), str(v)))
-    key = (str(session.get_bind().engine.url), tuple(ids))
-    cached = _book_cache.get(key)
-    if cached is not None:
-        return cached
-    book = load_builtin_price_book()
-    rows = session.exec(
-        select(PublishedPriceVersion).order_by(col(PublishedPriceVersion.id))
-    ).all()
-    for row in rows:
-        book = book.with_version(parse_version(row.body, published_by=row.published_by))
-    if len(_book_cache) > 16:
-        _book_cache.clear()
-    _book_cache[key] = book
-    return book
+    return load_reference(session).book
 
 
 def catalogue_for(session: Session) -> Catalogue:
-    return load_catalogue()
+    return load_reference(session).catalogue
+
+
+def active_overrides(session: Session) -> tuple[Override, ...]:
+    return load_reference(session).overrides
 
 
 def publish_version(session: Session, *, body: dict[str, Any], published_by: str) -> PriceVersion:
-    book = load_price_book(session)
-    version = parse_version(body, published_by=published_by)
-    catalogue = catalogue_for(session)
-    unknown = [m for m in version.models if m not in catalogue.models]
+    """Publish a change set (see pricing.prices.apply_changes) with any new catalogue entries."""
+    _bump_revision(session)
+    reference = _read_reference(session, current_revision(session))
+    version = apply_changes(reference.book.latest, body, published_by=published_by)
+    reference.book.with_version(version)  # refuses a taken id or an earlier effective date
+    new_models, aliases = _catalogue_additions(body, version.effective_date)
+    catalogue = reference.catalogue.extended(new_models, aliases)
+    unknown = sorted(m for m in body["models"] if m not in catalogue.models)
     if unknown:
         raise InvalidInput(
-            f"unknown models in price version: {', '.join(sorted(unknown))}; "
-            "prices are keyed by dated snapshot ids such as gpt-4o-mini-2024-07-18",
-            unknown_models=sorted(unknown),
+            f"unknown models in price version: {', '.join(unknown)}; prices are keyed by dated "
+            "snapshot ids such as gpt-4o-mini-2024-07-18 (a new model also needs an entry in "
+            "new_models)",
+            unknown_models=unknown,
+            suggestions={m: catalogue.suggest(m) for m in unknown},
         )
-    try:
-        book.with_version(version)
-    except PriceVersionConflictError:
-        raise
-    stored = dict(body)
-    stored["effective_date"] = version.effective_date.isoformat()
+    unpriced = sorted(m.id for m in new_models if m.id not in version.models)
+    if unpriced:
+        raise InvalidInput(
+            f"new catalogue entries need prices in the version that adds them: "
+            f"{', '.join(unpriced)}",
+            unpriced_models=unpriced,
+        )
+    stored = {
+        **version_to_dict(version),
+        "changes": body["models"],
+        "new_models": [model_entry_to_dict(m) for m in new_models],
+        "aliases": {a.name: a.target for a in aliases},
+    }
     session.add(
         PublishedPriceVersion(
             version=version.version,
@@ -90,10 +161,13 @@ def publish_version(session: Session, *, body: dict[str, Any], published_by: str
     )
     session.flush()
     log.info(
-        "published price version %s effective %s by %s",
+        "published price version %s effective %s by %s (%s models changed, %s new, %s aliases)",
         version.version,
         version.effective_date,
         published_by,
+        len(body["models"]),
+        len(new_models),
+        len(aliases),
     )
     return version
 
@@ -103,13 +177,6 @@ def list_overrides(session: Session, *, model: str | None = None) -> list[PriceO
     if model:
         query = query.where(PriceOverrideRow.model == model)
     return list(session.exec(query).all())
-
-
-def active_overrides(session: Session) -> list[Override]:
-    return [
-        Override(r.model, r.field, r.usd_per_1m_tokens, r.note, r.effective_from, r.effective_until)
-        for r in list_overrides(session)
-    ]
 
 
 def put_override(session: Session, *, override: Override, updated_by: str) -> PriceOverrideRow:
@@ -138,6 +205,7 @@ def put_override(session: Session, *, override: Override, updated_by: str) -> Pr
     row.updated_at = utcnow()
     session.add(row)
     session.flush()
+    _bump_revision(session)
     log.info("override %s.%s set by %s", override.model, override.field, updated_by)
     return row
 
@@ -151,6 +219,8 @@ def delete_override(session: Session, *, model: str, field: str) -> None:
     if row is None:
         raise NotFound(f"no override for {model} {field}")
     session.delete(row)
+    _bump_revision(session)
+    log.info("override %s.%s removed", model, field)
 
 
 def version_in_force(session: Session, *, as_of: date) -> PriceVersion:

@@ -37,11 +37,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlmodel import Session, col
 
-from pricing.catalogue import ResolvedModel, load_catalogue
+from pricing.catalogue import Catalogue, ResolvedModel
 from pricing.errors import ModelNotAvailableError, PricingError, UnknownModelError
 from pricing.ratelimits import load_tier_table
 from service.alerts.events import TPM_THRESHOLD, publish_event
 from service.errors import InvalidInput
+from service.prices.service import catalogue_for
 from service.settings import Settings
 from service.usage import store
 from service.usage.headers import parse_ratelimit_headers
@@ -90,9 +91,9 @@ def is_fine_tuned_key(key: str) -> bool:
     return ":" in key
 
 
-def resolve_family(name: str, *, as_of: datetime) -> str:
+def resolve_family(session: Session, name: str, *, as_of: datetime) -> str:
     """A family name as is, else the family of any model name (dated snapshot, alias, ft: name)."""
-    catalogue = load_catalogue()
+    catalogue = catalogue_for(session)
     key = name.strip().lower()
     if key in catalogue.families:
         return key
@@ -258,11 +259,12 @@ def _window(now: datetime) -> tuple[int, int]:
 # --- ingest ------------------------------------------------------------------------------------
 
 
-def _resolve_batch(events: Sequence[UsageEventIn], days: Sequence[int]) -> list[tuple[str, str]]:
+def _resolve_batch(
+    catalogue: Catalogue, events: Sequence[UsageEventIn], days: Sequence[int]
+) -> list[tuple[str, str]]:
     """(family, model key) of every event, or reject the whole batch naming each bad name once.
 
     Names resolve as of the event's UTC day (aliases move between snapshots over time)."""
-    catalogue = load_catalogue()
     cache: dict[tuple[str, int], tuple[str, str] | PricingError] = {}
     resolved: list[tuple[str, str]] = []
     bad: dict[str, dict[str, Any]] = {}
@@ -345,7 +347,7 @@ def ingest(
     exact = [event.timestamp.timestamp() for event in events]
     _check_timestamps(events, exact, now)
     stamps = [int(ts) for ts in exact]  # floor: every moment of a second falls in one bucket
-    resolved = _resolve_batch(events, [ts // 86400 for ts in stamps])
+    resolved = _resolve_batch(catalogue_for(session), events, [ts // 86400 for ts in stamps])
 
     # De-duplicate inside the batch first (the first occurrence wins), then against the database.
     first_index: dict[str, int] = {}
@@ -493,7 +495,7 @@ def set_limit(
     now: datetime,
     settings: Settings,
 ) -> dict[str, Any]:
-    family = resolve_family(family, as_of=now)
+    family = resolve_family(session, family, as_of=now)
     pool = _get_or_create_pool(session, org=org, family=family, now=now)
     pool.configured_tokens_per_minute = tokens_per_minute
     pool.configured_requests_per_minute = requests_per_minute
@@ -517,7 +519,7 @@ def set_limit(
 def clear_limit(
     session: Session, *, org: str, family: str, by: str, now: datetime, settings: Settings
 ) -> dict[str, Any]:
-    family = resolve_family(family, as_of=now)
+    family = resolve_family(session, family, as_of=now)
     pool = _get_pool(session, org=org, family=family, lock=True)
     if pool is not None:
         pool.configured_tokens_per_minute = None
@@ -535,7 +537,7 @@ def clear_limit(
 def get_limit(
     session: Session, *, org: str, family: str, now: datetime, settings: Settings
 ) -> dict[str, Any]:
-    family = resolve_family(family, as_of=now)
+    family = resolve_family(session, family, as_of=now)
     return _limit_out(
         _get_pool(session, org=org, family=family), org=org, family=family, settings=settings
     )
@@ -551,7 +553,7 @@ def list_limits(session: Session, *, org: str, settings: Settings) -> dict[str, 
         "tier": tier_name(settings),
         "limits": [
             _limit_out(pools.get(f), org=org, family=f, settings=settings)
-            for f in load_catalogue().families
+            for f in catalogue_for(session).families
         ],
     }
 
@@ -571,7 +573,7 @@ def ingest_ratelimit_headers(
     if seen > now + MAX_FUTURE:
         raise InvalidInput("observed_at is more than 5 minutes in the future", code="bad_timestamp")
     parsed = parse_ratelimit_headers({k: str(v) for k, v in headers.items()})
-    resolved = load_catalogue().resolve(model, as_of=seen.astimezone(UTC).date())
+    resolved = catalogue_for(session).resolve(model, as_of=seen.astimezone(UTC).date())
     family = resolved.family
     pool = _get_or_create_pool(session, org=org, family=family, now=now)
     if pool.observed_at is not None and pool.observed_at > seen:
@@ -662,7 +664,7 @@ def get_pool(
     session: Session, *, org: str, family: str, now: datetime, settings: Settings
 ) -> dict[str, Any]:
     """One pool now: current TPM/RPM (last 60 s), limit, headroom, utilisation, split by model."""
-    family = resolve_family(family, as_of=now)
+    family = resolve_family(session, family, as_of=now)
     first, last = _window(now)
     window = store.window_by_model(
         session, org=org, family=family, first_bucket=first, last_bucket=last
@@ -690,7 +692,7 @@ def list_pools(session: Session, *, org: str, now: datetime, settings: Settings)
     families = store.families_since(
         session,
         org=org,
-        families=load_catalogue().families,
+        families=catalogue_for(session).families,
         since_bucket=_bucket(_ts(now - POOL_LIST_LOOKBACK)),
     )
     families |= {
@@ -733,7 +735,7 @@ def history(
     settings: Settings,
 ) -> dict[str, Any]:
     """Per-minute series over [start, end) (every minute it overlaps), with peak and p95."""
-    family = resolve_family(family, as_of=now)
+    family = resolve_family(session, family, as_of=now)
     end = end or now
     start = start or end - timedelta(hours=1)
     if start >= end:
@@ -838,7 +840,7 @@ def plan(
     session: Session, *, org: str, request: PlanIn, now: datetime, settings: Settings
 ) -> dict[str, Any]:
     """Will requests_per_minute requests of tokens_per_request fit beside the rest of the pool?"""
-    resolved = load_catalogue().resolve(request.model, as_of=now.date())
+    resolved = catalogue_for(session).resolve(request.model, as_of=now.date())
     family = resolved.family
     key = model_key(resolved)
     pool = _get_pool(session, org=org, family=family)

@@ -2,8 +2,13 @@ from datetime import date
 
 import pytest
 
-from pricing.catalogue import load_catalogue
-from pricing.errors import ModelNotAvailableError, UnknownModelError
+from pricing.catalogue import Alias, load_catalogue, model_entry_to_dict, parse_model_entry
+from pricing.errors import (
+    CatalogueConflictError,
+    InvalidCatalogueEntryError,
+    ModelNotAvailableError,
+    UnknownModelError,
+)
 
 
 @pytest.fixture(scope="module")
@@ -107,3 +112,78 @@ def test_catalogue__fine_tunable_models_have_limits(catalogue):
     assert catalogue.models["gpt-3.5-turbo-0125"].training_example_limit == 16385
     assert not catalogue.models["gpt-4-32k-0613"].fine_tunable
     assert catalogue.models["babbage-002"].api == "completions"
+
+
+NEW_MINI = {
+    "id": "gpt-4.1-mini-2026-10-01",
+    "family": "gpt-4.1-mini",
+    "api": "chat",
+    "context_window": 1047576,
+    "training_example_limit": 65536,
+    "encoding": "o200k_base",
+    "released": "2026-10-01",
+}
+
+
+def test_extended__new_snapshot_and_alias_move_on_their_date(catalogue):
+    entry = parse_model_entry(NEW_MINI)
+    bigger = catalogue.extended([entry], [Alias("gpt-4.1-mini", date(2026, 12, 1), entry.id)])
+    assert bigger.resolve("gpt-4.1-mini", as_of=date(2026, 11, 30)).id == "gpt-4.1-mini-2025-04-14"
+    assert bigger.resolve("gpt-4.1-mini", as_of=date(2026, 12, 1)).id == entry.id
+    ft = bigger.resolve("ft:gpt-4.1-mini-2026-10-01:acme::x1", as_of=date(2026, 12, 2))
+    assert (ft.id, ft.fine_tuned, ft.encoding, ft.family) == (
+        entry.id,
+        True,
+        "o200k_base",
+        "gpt-4.1-mini",
+    )
+    assert entry.id not in catalogue.models  # the shipped catalogue is untouched
+
+
+def test_extended__a_new_family_is_its_own_pool(catalogue):
+    entry = parse_model_entry({**NEW_MINI, "id": "gpt-5-2026-08-07", "family": "gpt-5"})
+    bigger = catalogue.extended([entry], [Alias("gpt-5", date(2026, 12, 1), entry.id)])
+    assert "gpt-5" in bigger.families
+    assert bigger.resolve("gpt-5", as_of=date(2027, 1, 1)).family == "gpt-5"
+
+
+def test_extended__published_entries_cannot_be_redefined(catalogue):
+    taken = parse_model_entry({**NEW_MINI, "id": "gpt-4o-mini-2024-07-18"})
+    with pytest.raises(CatalogueConflictError, match="already in the catalogue"):
+        catalogue.extended([taken], [])
+    alias_as_id = parse_model_entry({**NEW_MINI, "id": "gpt-3.5-turbo"})
+    with pytest.raises(CatalogueConflictError, match="already an alias"):
+        catalogue.extended([alias_as_id], [])
+    with pytest.raises(CatalogueConflictError, match="only move later"):
+        catalogue.extended([], [Alias("gpt-4o", date(2024, 1, 1), "gpt-4o-2024-11-20")])
+
+
+def test_extended__alias_must_point_at_a_model_and_not_shadow_one(catalogue):
+    with pytest.raises(InvalidCatalogueEntryError, match="unknown model"):
+        catalogue.extended([], [Alias("gpt-5", date(2026, 12, 1), "gpt-5-2026-08-07")])
+    with pytest.raises(InvalidCatalogueEntryError, match="is a model id"):
+        catalogue.extended([], [Alias("davinci-002", date(2026, 12, 1), "babbage-002")])
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"id": "GPT 5"}, "lower case"),
+        ({"id": "ft:gpt-5"}, "lower case"),
+        ({"encoding": "p50k_base"}, "not shipped"),
+        ({"api": "images"}, "api must be one of"),
+        ({"context_window": 0}, "positive whole number"),
+        ({"context_window": True}, "positive whole number"),
+        ({"training_example_limit": 2_000_000}, "exceeds context_window"),
+        ({"released": "last tuesday"}, "must be a date"),
+        ({"price": "1.00"}, "unknown fields price"),
+    ],
+)
+def test_parse_model_entry__refuses_bad_entries(change, message):
+    with pytest.raises(InvalidCatalogueEntryError, match=message):
+        parse_model_entry({**NEW_MINI, **change})
+
+
+def test_parse_model_entry__round_trips(catalogue):
+    for model in catalogue.models.values():
+        assert parse_model_entry(model_entry_to_dict(model)) == model

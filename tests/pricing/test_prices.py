@@ -10,7 +10,14 @@ from pricing.errors import (
     UnknownPriceError,
     UnknownPriceVersionError,
 )
-from pricing.prices import Override, load_builtin_price_book, parse_version
+from pricing.prices import (
+    Override,
+    PriceChange,
+    apply_changes,
+    load_builtin_price_book,
+    parse_version,
+    version_to_dict,
+)
 
 D = Decimal
 
@@ -166,3 +173,77 @@ def test_publish__float_prices_refused():
     data["models"]["gpt-4o-mini-2024-07-18"]["usd_per_1m_input_tokens"] = 0.1
     with pytest.raises(InvalidPriceTableError):
         parse_version(data)
+
+
+def test_apply_changes__unlisted_prices_carry_over(book):
+    base = book.latest
+    v = apply_changes(
+        base,
+        {
+            "version": "2026-12-01",
+            "effective_date": "2026-12-01",
+            "source": "https://example.invalid/pricing",
+            "models": {"gpt-4o-mini-2024-07-18": {"usd_per_1m_input_tokens": "0.12"}},
+        },
+        published_by="admin",
+    )
+    mini = v.models["gpt-4o-mini-2024-07-18"].prices
+    assert mini["usd_per_1m_input_tokens"] == Decimal("0.12")
+    old_mini = base.models["gpt-4o-mini-2024-07-18"].prices
+    assert {k: p for k, p in mini.items() if k != "usd_per_1m_input_tokens"} == {
+        k: p for k, p in old_mini.items() if k != "usd_per_1m_input_tokens"
+    }
+    assert {m: mp.prices for m, mp in v.models.items() if m != "gpt-4o-mini-2024-07-18"} == {
+        m: mp.prices for m, mp in base.models.items() if m != "gpt-4o-mini-2024-07-18"
+    }
+    assert book.with_version(v).diff(base.version, "2026-12-01") == [
+        PriceChange(
+            "gpt-4o-mini-2024-07-18",
+            "usd_per_1m_input_tokens",
+            old_mini["usd_per_1m_input_tokens"],
+            Decimal("0.12"),
+        )
+    ]
+
+
+def test_apply_changes__null_withdraws_a_price_or_a_model(book):
+    v = apply_changes(
+        book.latest,
+        {
+            "version": "w",
+            "effective_date": "2026-12-01",
+            "models": {
+                "babbage-002": None,
+                "davinci-002": {"usd_per_1m_training_tokens": None},
+            },
+        },
+        published_by="admin",
+    )
+    assert "babbage-002" not in v.models
+    assert "usd_per_1m_training_tokens" not in v.models["davinci-002"].prices
+    assert v.models["davinci-002"].prices["usd_per_1m_input_tokens"] == Decimal("2.00")
+
+
+@pytest.mark.parametrize(
+    ("models", "message"),
+    [
+        ({"gpt-9": None}, "cannot withdraw"),
+        ({"davinci-002": {}}, "list the price fields"),
+        ({"davinci-002": {"usd_per_1m_pennies": "1"}}, "unknown price field"),
+        ({"davinci-002": {"usd_per_1m_input_tokens": "-1"}}, "must not be negative"),
+        ({}, "non-empty"),
+    ],
+)
+def test_apply_changes__refuses_bad_change_sets(book, models, message):
+    with pytest.raises(InvalidPriceTableError, match=message):
+        apply_changes(
+            book.latest,
+            {"version": "x", "effective_date": "2026-12-01", "models": models},
+            published_by="admin",
+        )
+
+
+def test_version_to_dict__round_trips_through_parse_version(book):
+    for v in book.versions:
+        again = parse_version(version_to_dict(v), published_by=v.published_by)
+        assert again == v
