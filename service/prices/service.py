@@ -221,7 +221,3 @@ def delete_override(session: Session, *, model: str, field: str) -> None:
     session.delete(row)
     _bump_revision(session)
     log.info("override %s.%s removed", model, field)
-
-
-def version_in_force(session: Session, *, as_of: date) -> PriceVersion:
-    return load_price_book(session).in_force(as_of)
