@@ -56,8 +56,13 @@ DEFAULT_RANGE_BYTES = 2 * 1024 * 1024
 _PROGRESS_EVERY_BYTES = 4 * 1024 * 1024
 _BOM = b"\xef\xbb\xbf"
 
-_ALLOWED_MESSAGE_KEYS = frozenset({"role", "content", "name", "function_call", "weight"})
-_ROLES = frozenset({"system", "user", "assistant", "function"})
+_ALLOWED_MESSAGE_KEYS = frozenset(
+    {"role", "content", "name", "function_call", "tool_calls", "tool_call_id", "weight"}
+)
+# An assistant message that calls a function or tools may leave out its content (OpenAI's
+# function-calling fine-tuning format); every other message needs non-empty text.
+_CALL_KEYS = ("function_call", "tool_calls")
+_ROLES = frozenset({"system", "user", "assistant", "function", "tool"})
 _SYSTEM_CACHE_SIZE = 64
 
 Format = Literal["chat", "completion"]
@@ -106,12 +111,14 @@ _DESCRIPTIONS: dict[str, tuple[str, str]] = {
         'messages lack a "role" or "content" key',
     ),
     "message_unrecognized_key": (
-        "message has keys other than role, content, name, function_call, weight",
-        "messages have keys other than role, content, name, function_call, weight",
+        "message has keys other than role, content, name, function_call, tool_calls, "
+        "tool_call_id, weight",
+        "messages have keys other than role, content, name, function_call, tool_calls, "
+        "tool_call_id, weight",
     ),
     "unrecognized_role": (
-        "message has a role other than system, user, assistant or function",
-        "messages have a role other than system, user, assistant or function",
+        "message has a role other than system, user, assistant, tool or function",
+        "messages have a role other than system, user, assistant, tool or function",
     ),
     "missing_content": ("message has no content", "messages have no content"),
     "example_missing_assistant_message": (
@@ -387,13 +394,17 @@ class _Analyser:
             if not isinstance(role, str):
                 role = None  # a list or object here must not reach the set lookups below
             content = message.get("content")
-            if "role" not in message or "content" not in message:
+            calls = role == "assistant" and any(message.get(k) for k in _CALL_KEYS)
+            if "role" not in message or ("content" not in message and not calls):
                 part.error("message_missing_key", line)
             if not message.keys() <= _ALLOWED_MESSAGE_KEYS:
                 part.error("message_unrecognized_key", line)
             if role not in _ROLES:
                 part.error("unrecognized_role", line)
-            if (not content and not message.get("function_call")) or not isinstance(content, str):
+            if calls:
+                if content is not None and not isinstance(content, str):
+                    part.error("missing_content", line)
+            elif not content or not isinstance(content, str):
                 part.error("missing_content", line)
             if len(message) == 2 and isinstance(content, str) and role in _ROLES:
                 # The overwhelmingly common {"role", "content"} message, counted exactly as

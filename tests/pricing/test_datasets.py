@@ -176,13 +176,47 @@ def test_analyse__cookbook_format_checks(line, kind):
     assert all(q.first_lines == (2,) for q in stats.format_errors)
 
 
-def test_analyse__function_call_without_content_is_counted():
-    call = {"role": "assistant", "content": None, "function_call": {"name": "f", "arguments": "{}"}}
-    line = json.dumps({"messages": [{"role": "user", "content": "x"}, call]}).encode()
+CALL = {"name": "get_weather", "arguments": '{"city": "Paris"}'}
+TOOL_CALL = {"id": "call_1", "type": "function", "function": CALL}
+
+
+@pytest.mark.parametrize(
+    "messages",
+    [
+        # Legacy function calling: content null or left out beside a function_call.
+        [
+            {"role": "user", "content": "x"},
+            {"role": "assistant", "content": None, "function_call": CALL},
+        ],
+        [{"role": "user", "content": "x"}, {"role": "assistant", "function_call": CALL}],
+        # Tools: the call, the tool's answer, the final reply.
+        [
+            {"role": "user", "content": "weather in Paris?"},
+            {"role": "assistant", "tool_calls": [TOOL_CALL]},
+            {"role": "tool", "tool_call_id": "call_1", "content": '{"c": 21}'},
+            {"role": "assistant", "content": "21 degrees"},
+        ],
+    ],
+)
+def test_analyse__function_and_tool_calling_examples_are_valid_and_counted(messages):
+    line = json.dumps({"messages": messages}).encode()
     stats = analyse([line])
-    # The cookbook's rule: content must be a string, even beside a function_call.
-    assert problem(stats, "missing_content").first_lines == (1,)
-    assert stats.total_tokens == count_chat_tokens(json.loads(line)["messages"], CL100K)
+    assert stats.format_errors == ()
+    assert stats.total_tokens == count_chat_tokens(messages, CL100K)
+
+
+@pytest.mark.parametrize(
+    ("message", "kind"),
+    [
+        ({"role": "user", "content": None, "function_call": CALL}, "missing_content"),
+        ({"role": "assistant", "content": 7, "function_call": CALL}, "missing_content"),
+        ({"role": "assistant", "tool_calls": []}, "message_missing_key"),
+        ({"role": "tool", "tool_call_id": "call_1", "content": ""}, "missing_content"),
+    ],
+)
+def test_analyse__calls_excuse_only_an_assistant_messages_missing_text(message, kind):
+    line = json.dumps({"messages": [{"role": "user", "content": "x"}, message, ASSISTANT]}).encode()
+    assert problem(analyse([line]), kind).first_lines == (1,)
 
 
 def test_analyse__several_bad_messages_on_one_line_count_each_message_once_per_line():
