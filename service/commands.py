@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 from typing import Any
 
@@ -21,6 +22,10 @@ def bootstrap_admin_key(app: Any, settings: Any) -> str | None:
         given = settings.admin_api_key.get_secret_value() if settings.admin_api_key else None
         _, secret = create_key(session, name="admin", scopes=["admin"], secret=given)
         return None if given else secret
+
+
+def _exit_on_sigterm(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -56,6 +61,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if demo is not None:
         sys.stdout.write(demo.instructions(settings, secret))
         sys.stdout.flush()
+        # uvicorn re-raises SIGTERM after its graceful shutdown; with the default action the
+        # process would die before the demo's temporary database is removed below.
+        signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
         uvicorn.run(
             app, host=settings.host, port=settings.port, log_level=settings.log_level.lower()
