@@ -9,7 +9,9 @@ import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlmodel import Session, select
+from sqlalchemy import bindparam
+from sqlalchemy import select as sa_select
+from sqlmodel import Session, col, select
 
 from service.auth.models import SCOPES, ApiKey
 from service.errors import Conflict, InvalidInput, NotAuthenticated, NotFound
@@ -70,17 +72,23 @@ def create_key(
     return key, secret
 
 
+# Every request runs this query: built once, reading the columns it needs, not ORM objects.
+_CANDIDATES = sa_select(
+    *[col(c) for c in (ApiKey.id, ApiKey.name, ApiKey.key_hash, ApiKey.scopes, ApiKey.revoked_at)]
+).where(col(ApiKey.prefix) == bindparam("prefix"))
+
+
 def authenticate(session: Session, *, secret: str) -> Principal:
-    candidates = session.exec(select(ApiKey).where(ApiKey.prefix == _lookup_prefix(secret))).all()
+    candidates = session.execute(_CANDIDATES, {"prefix": _lookup_prefix(secret)}).all()
     digest = _hash(secret)
     match = None
-    for key in candidates:
-        if hmac.compare_digest(key.key_hash, digest):
-            match = key
-    if match is None or match.revoked_at is not None:
+    for key_id, name, key_hash, scopes, revoked_at in candidates:
+        if hmac.compare_digest(key_hash, digest):
+            match = (key_id, name, scopes, revoked_at)
+    if match is None or match[3] is not None:
         raise NotAuthenticated("invalid or revoked API key")
-    assert match.id is not None
-    return Principal(match.id, match.name, match.scope_set)
+    key_id, name, scopes, _ = match
+    return Principal(int(key_id), str(name), frozenset(str(scopes).split()))
 
 
 def list_keys(session: Session) -> list[ApiKey]:

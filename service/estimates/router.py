@@ -3,6 +3,7 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -11,7 +12,8 @@ from fastapi import APIRouter, File, Form, Query, UploadFile
 from fastapi.responses import StreamingResponse
 
 from pricing.money import format_usd
-from service.deps import EstimateKey, ReadKey, SessionDep, SettingsDep
+from service.db import session_scope
+from service.deps import EngineDep, EstimateKey, ReadKey, SessionDep, SettingsDep
 from service.errors import InvalidInput, PayloadTooLarge
 from service.estimates import service
 from service.estimates.schemas import (
@@ -163,7 +165,7 @@ def list_estimates(
     responses={200: {"content": {"text/csv": {}}}},
 )
 def estimates_csv(
-    session: SessionDep,
+    engine: EngineDep,
     _: ReadKey,
     kind: Kind | None = None,
     model: Annotated[str | None, Query(max_length=200)] = None,
@@ -171,19 +173,20 @@ def estimates_csv(
     created_from: date | None = None,
     created_to: date | None = None,
 ) -> StreamingResponse:
-    # Materialise inside the request's session: the session closes when the route returns.
-    body = "".join(
-        service.estimates_csv(
-            session,
-            kind=kind,
-            model=model,
-            requested_by=requested_by,
-            created_from=created_from,
-            created_to=created_to,
-        )
-    )
+    def rows() -> Iterator[str]:
+        # Its own session: the request's is committed and closed before the body streams.
+        with session_scope(engine) as session:
+            yield from service.estimates_csv(
+                session,
+                kind=kind,
+                model=model,
+                requested_by=requested_by,
+                created_from=created_from,
+                created_to=created_to,
+            )
+
     return StreamingResponse(
-        iter([body]),
+        rows(),
         media_type="text/csv",
         headers={"Content-Disposition": 'attachment; filename="estimates.csv"'},
     )

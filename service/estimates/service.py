@@ -36,6 +36,7 @@ from service.errors import InvalidInput, NotFound
 from service.estimates.models import EstimateRecord
 from service.estimates.schemas import InferenceRequest, TrainingRequest
 from service.prices.service import catalogue_for, load_reference
+from service.types import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +55,11 @@ def _new_id() -> str:
     return "est_" + secrets.token_hex(8)
 
 
+# Every estimate request runs this: a plain table INSERT built once (nothing reads the row back
+# in the request, so the ORM's unit of work would be pure overhead).
+_INSERT_ESTIMATE = EstimateRecord.__table__.insert()  # type: ignore[attr-defined]
+
+
 def _store(
     session: Session,
     *,
@@ -65,29 +71,30 @@ def _store(
     cost: Decimal,
     inputs: dict[str, Any],
     result: dict[str, Any],
-) -> EstimateRecord:
-    record = EstimateRecord(
-        id=result["id"],
-        kind=kind,
-        requested_by=requested_by,
-        model=model,
-        as_of=as_of,
-        price_version=price_version,
-        cost_usd=cost,
-        inputs=inputs,
-        result=result,
+) -> None:
+    session.execute(
+        _INSERT_ESTIMATE,
+        {
+            "id": result["id"],
+            "kind": kind,
+            "requested_by": requested_by,
+            "created_at": utcnow(),
+            "model": model,
+            "as_of": as_of,
+            "price_version": price_version,
+            "cost_usd": cost,
+            "inputs": inputs,
+            "result": result,
+        },
     )
-    session.add(record)
-    session.flush()
     log.info(
         "estimate %s (%s, %s) by %s: $%s",
-        record.id,
+        result["id"],
         kind,
         model,
         requested_by,
         result.get("cost_usd"),
     )
-    return record
 
 
 def _store_training(
@@ -97,8 +104,8 @@ def _store_training(
     requested_by: str,
     inputs: dict[str, Any],
     result: dict[str, Any],
-) -> EstimateRecord:
-    return _store(
+) -> None:
+    _store(
         session,
         kind="training",
         requested_by=requested_by,

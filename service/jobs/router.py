@@ -6,17 +6,16 @@ import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Response
-from sqlalchemy.engine import Engine
 
 from pricing.money import format_usd
 from service.auth.service import Principal
 from service.deps import (
     AdminKey,
+    EngineDep,
     LaunchKey,
     ReadKey,
     SessionDep,
     SettingsDep,
-    get_engine,
     get_principal,
 )
 from service.errors import Forbidden, InvalidInput
@@ -36,7 +35,6 @@ from service.jobs.schemas import (
 
 router = APIRouter(tags=["jobs"])
 budgets_router = APIRouter(tags=["budgets"])
-EngineDep = Annotated[Engine, Depends(get_engine)]
 MONTH = r"^\d{4}-(0[1-9]|1[0-2])$"
 
 PROBLEMS: dict[int | str, dict[str, Any]] = {

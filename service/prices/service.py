@@ -53,8 +53,11 @@ _cache: dict[str, Reference] = {}
 _cache_lock = threading.Lock()
 
 
+_REVISION = select(ReferenceRevision.revision)  # read on every request: built once
+
+
 def current_revision(session: Session) -> int:
-    return int(session.exec(select(ReferenceRevision.revision)).one())
+    return int(session.exec(_REVISION).one())
 
 
 def _bump_revision(session: Session) -> None:

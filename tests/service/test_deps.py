@@ -1,0 +1,69 @@
+"""The request's unit of work: committed before the response goes out."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from sqlalchemy import event
+
+from tests.service.conftest import ADMIN_SECRET, Api
+
+BODY = {
+    "model": "gpt-3.5-turbo",
+    "as_of": "2024-06-01",
+    "workload": {"prompt_tokens": 1500, "completion_tokens": 200, "requests_per_day": 10000},
+}
+
+
+def _call(app: Any, path: str, body: bytes, sent: list[str]) -> int:
+    headers = [
+        (b"host", b"testserver"),
+        (b"authorization", f"Bearer {ADMIN_SECRET}".encode()),
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+    ]
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": headers,
+        "client": ("127.0.0.1", 1),
+        "server": ("testserver", 80),
+    }
+    status = 0
+    delivered = False
+
+    async def receive() -> dict[str, Any]:
+        nonlocal delivered
+        if not delivered:
+            delivered = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        await asyncio.sleep(3600)
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        nonlocal status
+        if message["type"] == "http.response.start":
+            status = message["status"]
+            sent.append("response")
+
+    asyncio.run(app(scope, receive, send))
+    return status
+
+
+def test_session__commits_before_the_response_is_sent(api: Api):
+    order: list[str] = []
+    engine = api.app.state.engine
+    event.listen(engine, "commit", lambda _conn: order.append("commit"))
+    status = _call(api.app, "/v1/estimates/inference", json.dumps(BODY).encode(), order)
+    assert status == 201
+    # A client holding a 201 can read the estimate back at once, on any replica.
+    assert order == ["commit", "response"]
