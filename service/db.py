@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import resources
@@ -11,11 +13,12 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import event, text
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlmodel import Session, create_engine
 
 log = logging.getLogger(__name__)
 _MIGRATION_LOCK_KEY = 0x7261746563617264  # "ratecard"
+_sqlite_writers: weakref.WeakKeyDictionary[Engine, threading.Lock] = weakref.WeakKeyDictionary()
 
 
 def is_sqlite(engine: Engine) -> bool:
@@ -78,3 +81,23 @@ def session_scope(engine: Engine) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+@contextmanager
+def final_write(session: Session) -> Iterator[Connection]:
+    """Where a request makes its one and last write.
+
+    PostgreSQL: the request's own transaction (writers do not block each other). SQLite: a short
+    transaction of its own, committed on exit. SQLite has one writer at a time and makes the
+    others sleep-poll (busy_timeout backs off in milliseconds), so a request holding the write
+    lock across threadpool hops until its session commits stalls every other writer; here the
+    lock is held for the statement and the commit only, and this process's writers queue on a
+    lock that wakes the next one at once.
+    """
+    engine = session.get_bind().engine
+    if not is_sqlite(engine):
+        yield session.connection()
+        return
+    lock = _sqlite_writers.setdefault(engine, threading.Lock())
+    with lock, engine.begin() as connection:
+        yield connection

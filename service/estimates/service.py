@@ -32,6 +32,7 @@ from pricing.serialize import (
     inference_to_dict,
     training_to_dict,
 )
+from service.db import final_write
 from service.errors import InvalidInput, NotFound
 from service.estimates.models import EstimateRecord
 from service.estimates.schemas import InferenceRequest, TrainingRequest
@@ -72,21 +73,22 @@ def _store(
     inputs: dict[str, Any],
     result: dict[str, Any],
 ) -> None:
-    session.execute(
-        _INSERT_ESTIMATE,
-        {
-            "id": result["id"],
-            "kind": kind,
-            "requested_by": requested_by,
-            "created_at": utcnow(),
-            "model": model,
-            "as_of": as_of,
-            "price_version": price_version,
-            "cost_usd": cost,
-            "inputs": inputs,
-            "result": result,
-        },
-    )
+    with final_write(session) as connection:
+        connection.execute(
+            _INSERT_ESTIMATE,
+            {
+                "id": result["id"],
+                "kind": kind,
+                "requested_by": requested_by,
+                "created_at": utcnow(),
+                "model": model,
+                "as_of": as_of,
+                "price_version": price_version,
+                "cost_usd": cost,
+                "inputs": inputs,
+                "result": result,
+            },
+        )
     log.info(
         "estimate %s (%s, %s) by %s: $%s",
         result["id"],
