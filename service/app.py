@@ -9,7 +9,9 @@ from typing import Any, Protocol
 
 from fastapi import FastAPI
 
+from service.auth.cache import KeyCache
 from service.db import create_db_engine, migrate
+from service.estimates.group_commit import EstimateWriter
 from service.problems import install_problem_handlers
 from service.settings import Settings
 
@@ -82,6 +84,8 @@ def create_app(settings: Settings, *, run_background: bool = True) -> FastAPI:
     )
     app.state.settings = settings
     app.state.engine = engine
+    app.state.key_cache = KeyCache()
+    app.state.estimate_writer = EstimateWriter(engine)
     migrate(engine)
     install_problem_handlers(app)
     for router in _routers():

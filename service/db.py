@@ -84,20 +84,33 @@ def session_scope(engine: Engine) -> Iterator[Session]:
 
 
 @contextmanager
+def write_transaction(engine: Engine) -> Iterator[Connection]:
+    """A short write transaction of its own, committed on exit.
+
+    SQLite has one writer at a time and makes the others sleep-poll (busy_timeout backs off in
+    milliseconds); this process's writers queue on a lock instead, which wakes the next one at
+    once, and the database lock is held for the statements and the commit only.
+    """
+    if not is_sqlite(engine):
+        with engine.begin() as connection:
+            yield connection
+        return
+    lock = _sqlite_writers.setdefault(engine, threading.Lock())
+    with lock, engine.begin() as connection:
+        yield connection
+
+
+@contextmanager
 def final_write(session: Session) -> Iterator[Connection]:
     """Where a request makes its one and last write.
 
-    PostgreSQL: the request's own transaction (writers do not block each other). SQLite: a short
-    transaction of its own, committed on exit. SQLite has one writer at a time and makes the
-    others sleep-poll (busy_timeout backs off in milliseconds), so a request holding the write
-    lock across threadpool hops until its session commits stalls every other writer; here the
-    lock is held for the statement and the commit only, and this process's writers queue on a
-    lock that wakes the next one at once.
+    PostgreSQL: the request's own transaction (writers do not block each other). SQLite: a
+    write_transaction of its own, so a request never holds SQLite's write lock across threadpool
+    hops until its session commits (that stalled every other writer).
     """
     engine = session.get_bind().engine
     if not is_sqlite(engine):
         yield session.connection()
         return
-    lock = _sqlite_writers.setdefault(engine, threading.Lock())
-    with lock, engine.begin() as connection:
+    with write_transaction(engine) as connection:
         yield connection

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -11,7 +12,9 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from service.auth.service import Principal, authenticate
+from service.auth.cache import KeyCache
+from service.auth.service import Principal, authenticate, authenticate_at_revision
+from service.db import session_scope
 from service.errors import Forbidden, NotAuthenticated
 from service.settings import Settings
 
@@ -59,16 +62,20 @@ SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 EngineDep = Annotated[Engine, Depends(get_engine)]
 
 
+def _secret(credentials: HTTPAuthorizationCredentials | None) -> str:
+    # Keys are accepted only in the Authorization header, never in a query string
+    # (they leak into logs).
+    if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
+        raise NotAuthenticated("missing API key: send `Authorization: Bearer rc_...`")
+    return credentials.credentials
+
+
 def get_principal(
     session: SessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
-    # Keys are accepted only in the Authorization header, never in a query string
-    # (they leak into logs).
     # The request's own session is reused: one connection and one transaction per request.
-    if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
-        raise NotAuthenticated("missing API key: send `Authorization: Bearer rc_...`")
-    return authenticate(session, secret=credentials.credentials)
+    return authenticate(session, secret=_secret(credentials))
 
 
 def require(scope: str) -> Callable[..., Awaitable[Principal]]:
@@ -85,3 +92,45 @@ ReadKey = Annotated[Principal, Depends(require("read"))]
 EstimateKey = Annotated[Principal, Depends(require("estimate"))]
 LaunchKey = Annotated[Principal, Depends(require("launch"))]
 AdminKey = Annotated[Principal, Depends(require("admin"))]
+
+
+@dataclass(frozen=True)
+class Caller:
+    """A key that authenticated at `keys_revision`: the hot estimate endpoints check that revision
+    again in the transaction that stores their row (service.estimates.group_commit)."""
+
+    secret: str
+    principal: Principal
+    keys_revision: int
+
+
+def _authenticate_fresh(engine: Engine, secret: str) -> tuple[Principal, int]:
+    with session_scope(engine) as session:
+        return authenticate_at_revision(session, secret=secret)
+
+
+def cached_caller(scope: str) -> Callable[..., Awaitable[Caller]]:
+    """Like require(scope), from the key cache when the key authenticated before (no I/O)."""
+
+    async def dependency(
+        request: Request,
+        engine: EngineDep,
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    ) -> Caller:
+        secret = _secret(credentials)
+        keys: KeyCache = request.app.state.key_cache
+        cached = keys.get(secret)
+        if cached is None:
+            principal, revision = await run_in_threadpool(_authenticate_fresh, engine, secret)
+            keys.put(secret, principal, revision)
+        else:
+            principal, revision = cached.principal, cached.keys_revision
+        if not principal.has(scope):
+            raise Forbidden(f"this API key lacks the {scope!r} scope")
+        return Caller(secret, principal, revision)
+
+    dependency.__name__ = f"cached_caller_{scope}"
+    return dependency
+
+
+EstimateCaller = Annotated[Caller, Depends(cached_caller("estimate"))]

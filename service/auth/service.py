@@ -9,12 +9,13 @@ import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam
+from sqlalchemy import bindparam, update
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from service.auth.models import SCOPES, ApiKey
 from service.errors import Conflict, InvalidInput, NotAuthenticated, NotFound
+from service.prices.models import ReferenceRevision
 from service.types import utcnow
 
 log = logging.getLogger(__name__)
@@ -32,7 +33,7 @@ class Principal:
         return scope in self.scopes or "admin" in self.scopes
 
 
-def _hash(secret: str) -> str:
+def key_digest(secret: str) -> str:
     # Keys carry 256 bits of randomness, so a fast hash is enough; no salt or KDF needed.
     return hashlib.sha256(secret.encode()).hexdigest()
 
@@ -63,11 +64,12 @@ def create_key(
     key = ApiKey(
         name=name,
         prefix=_lookup_prefix(secret),
-        key_hash=_hash(secret),
+        key_hash=key_digest(secret),
         scopes=" ".join(scope_list),
     )
     session.add(key)
     session.flush()
+    _bump_keys_revision(session)
     log.info("created API key %s (%s) with scopes %s", key.id, name, key.scopes)
     return key, secret
 
@@ -80,7 +82,7 @@ _CANDIDATES = sa_select(
 
 def authenticate(session: Session, *, secret: str) -> Principal:
     candidates = session.execute(_CANDIDATES, {"prefix": _lookup_prefix(secret)}).all()
-    digest = _hash(secret)
+    digest = key_digest(secret)
     match = None
     for key_id, name, key_hash, scopes, revoked_at in candidates:
         if hmac.compare_digest(key_hash, digest):
@@ -89,6 +91,28 @@ def authenticate(session: Session, *, secret: str) -> Principal:
         raise NotAuthenticated("invalid or revoked API key")
     key_id, name, scopes, _ = match
     return Principal(int(key_id), str(name), frozenset(str(scopes).split()))
+
+
+_KEYS_REVISION = sa_select(ReferenceRevision.__table__.c.keys_revision)  # type: ignore[attr-defined]
+
+
+def keys_revision(session: Session) -> int:
+    return int(session.execute(_KEYS_REVISION).scalar_one())
+
+
+def _bump_keys_revision(session: Session) -> None:
+    # Set in the transaction that changes the key, so a replica that caches keys by this number
+    # sees the change exactly when the change becomes visible. Random for the same reason as the
+    # price reference's revision: a restored database never repeats a cached number.
+    session.execute(update(ReferenceRevision).values(keys_revision=secrets.randbits(62) + 1))
+
+
+def authenticate_at_revision(session: Session, *, secret: str) -> tuple[Principal, int]:
+    """Authenticate and return the keys revision the answer is valid for (for caching)."""
+    # The revision is read first: a change committed between the two reads then only makes the
+    # cached entry look older than it is, never newer.
+    revision = keys_revision(session)
+    return authenticate(session, secret=secret), revision
 
 
 def list_keys(session: Session) -> list[ApiKey]:
@@ -102,6 +126,7 @@ def revoke_key(session: Session, *, key_id: int) -> ApiKey:
     if key.revoked_at is None:
         key.revoked_at = utcnow()
         session.add(key)
+        _bump_keys_revision(session)
         log.info("revoked API key %s (%s)", key.id, key.name)
     return key
 

@@ -16,6 +16,7 @@ from service.db import session_scope
 from service.deps import EngineDep, EstimateKey, ReadKey, SessionDep, SettingsDep
 from service.errors import InvalidInput, PayloadTooLarge
 from service.estimates import service
+from service.estimates.recording import RecorderDep
 from service.estimates.schemas import (
     EstimatePage,
     EstimateSummary,
@@ -37,8 +38,12 @@ CHUNK = 1024 * 1024
     status_code=201,
     summary="Training cost from a token count or per-example token lengths",
 )
-def training(body: TrainingRequest, session: SessionDep, principal: EstimateKey) -> dict[str, Any]:
-    return service.create_training_estimate(session, request=body, requested_by=principal.name)
+async def training(body: TrainingRequest, recorder: RecorderDep) -> dict[str, Any]:
+    return await recorder.record(
+        lambda reference, name: service.training_estimate(
+            reference, request=body, requested_by=name
+        )
+    )
 
 
 def spool_upload(upload: UploadFile, settings: Settings) -> Path:
@@ -109,10 +114,12 @@ def training_file(
     status_code=201,
     summary="Inference cost per request/day/month, scenarios side by side, break-even",
 )
-def inference(
-    body: InferenceRequest, session: SessionDep, principal: EstimateKey
-) -> dict[str, Any]:
-    return service.create_inference_estimate(session, request=body, requested_by=principal.name)
+async def inference(body: InferenceRequest, recorder: RecorderDep) -> dict[str, Any]:
+    return await recorder.record(
+        lambda reference, name: service.inference_estimate(
+            reference, request=body, requested_by=name
+        )
+    )
 
 
 def _summary(r: Any) -> EstimateSummary:

@@ -7,11 +7,13 @@ import io
 import logging
 import secrets
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.engine import Connection
 from sqlmodel import Session, col, select
 
 from pricing.catalogue import Catalogue
@@ -36,7 +38,7 @@ from service.db import final_write
 from service.errors import InvalidInput, NotFound
 from service.estimates.models import EstimateRecord
 from service.estimates.schemas import InferenceRequest, TrainingRequest
-from service.prices.service import catalogue_for, load_reference
+from service.prices.service import Reference, catalogue_for, load_reference
 from service.types import utcnow
 
 log = logging.getLogger(__name__)
@@ -61,8 +63,17 @@ def _new_id() -> str:
 _INSERT_ESTIMATE = EstimateRecord.__table__.insert()  # type: ignore[attr-defined]
 
 
-def _store(
-    session: Session,
+@dataclass(frozen=True)
+class NewEstimate:
+    """A priced estimate not stored yet: the response body and the row that records it."""
+
+    result: dict[str, Any]
+    row: dict[str, Any]
+    reference_revision: int
+
+
+def _new_estimate(
+    reference: Reference,
     *,
     kind: str,
     requested_by: str,
@@ -72,43 +83,52 @@ def _store(
     cost: Decimal,
     inputs: dict[str, Any],
     result: dict[str, Any],
-) -> None:
-    with final_write(session) as connection:
-        connection.execute(
-            _INSERT_ESTIMATE,
-            {
-                "id": result["id"],
-                "kind": kind,
-                "requested_by": requested_by,
-                "created_at": utcnow(),
-                "model": model,
-                "as_of": as_of,
-                "price_version": price_version,
-                "cost_usd": cost,
-                "inputs": inputs,
-                "result": result,
-            },
+) -> NewEstimate:
+    row = {
+        "id": result["id"],
+        "kind": kind,
+        "requested_by": requested_by,
+        "created_at": utcnow(),
+        "model": model,
+        "as_of": as_of,
+        "price_version": price_version,
+        "cost_usd": cost,
+        "inputs": inputs,
+        "result": result,
+    }
+    return NewEstimate(result, row, reference.revision)
+
+
+def store_estimates(connection: Connection, rows: list[dict[str, Any]]) -> None:
+    """INSERT estimate rows (one statement for many) and log each one."""
+    connection.execute(_INSERT_ESTIMATE, rows)
+    for row in rows:
+        log.info(
+            "estimate %s (%s, %s) by %s: $%s",
+            row["id"],
+            row["kind"],
+            row["model"],
+            row["requested_by"],
+            row["result"].get("cost_usd"),
         )
-    log.info(
-        "estimate %s (%s, %s) by %s: $%s",
-        result["id"],
-        kind,
-        model,
-        requested_by,
-        result.get("cost_usd"),
-    )
 
 
-def _store_training(
-    session: Session,
+def store(session: Session, new: NewEstimate) -> dict[str, Any]:
+    with final_write(session) as connection:
+        store_estimates(connection, [new.row])
+    return new.result
+
+
+def _new_training(
+    reference: Reference,
     *,
     estimate: TrainingEstimate,
     requested_by: str,
     inputs: dict[str, Any],
     result: dict[str, Any],
-) -> None:
-    _store(
-        session,
+) -> NewEstimate:
+    return _new_estimate(
+        reference,
         kind="training",
         requested_by=requested_by,
         model=estimate.model,
@@ -132,8 +152,30 @@ def price_training(
     warnings: tuple[str, ...] = (),
 ) -> TrainingEstimate:
     """Price a training run without storing it (the jobs feature reuses this before launching)."""
+    return _price_training(
+        load_reference(session),
+        model=model,
+        as_of=as_of,
+        n_epochs=n_epochs,
+        tokens=tokens,
+        token_lengths=token_lengths,
+        n_examples=n_examples,
+        warnings=warnings,
+    )
+
+
+def _price_training(
+    reference: Reference,
+    *,
+    model: str,
+    as_of: date | None,
+    n_epochs: Epochs,
+    tokens: int | None = None,
+    token_lengths: list[int] | None = None,
+    n_examples: int | None = None,
+    warnings: tuple[str, ...] = (),
+) -> TrainingEstimate:
     day = as_of or _today()
-    reference = load_reference(session)
     return estimate_training(
         model=reference.catalogue.resolve(model, as_of=day),
         book=reference.book,
@@ -147,11 +189,12 @@ def price_training(
     )
 
 
-def create_training_estimate(
-    session: Session, *, request: TrainingRequest, requested_by: str
-) -> dict[str, Any]:
-    estimate = price_training(
-        session,
+def training_estimate(
+    reference: Reference, *, request: TrainingRequest, requested_by: str
+) -> NewEstimate:
+    """Price a training estimate request against a price reference (no I/O)."""
+    estimate = _price_training(
+        reference,
         model=request.model,
         as_of=request.as_of,
         n_epochs=request.n_epochs,
@@ -163,10 +206,9 @@ def create_training_estimate(
     inputs = request.model_dump(mode="json", exclude={"token_lengths"})
     if request.token_lengths is not None:
         inputs["n_token_lengths"] = len(request.token_lengths)
-    _store_training(
-        session, estimate=estimate, requested_by=requested_by, inputs=inputs, result=result
+    return _new_training(
+        reference, estimate=estimate, requested_by=requested_by, inputs=inputs, result=result
     )
-    return result
 
 
 def analyse_file(*, catalogue: Catalogue, path: Path, model: str, as_of: date | None) -> Any:
@@ -218,8 +260,9 @@ def create_file_estimate(
             f"{filename}: " + "; ".join(e["message"] for e in errors),
             format_errors=errors,
         )
-    estimate = price_training(
-        session,
+    reference = load_reference(session)
+    estimate = _price_training(
+        reference,
         model=model,
         as_of=as_of,
         n_epochs=n_epochs,
@@ -235,17 +278,19 @@ def create_file_estimate(
         "filename": filename,
         "bytes": stats.bytes_read,
     }
-    _store_training(
-        session, estimate=estimate, requested_by=requested_by, inputs=inputs, result=result
+    return store(
+        session,
+        _new_training(
+            reference, estimate=estimate, requested_by=requested_by, inputs=inputs, result=result
+        ),
     )
-    return result
 
 
-def create_inference_estimate(
-    session: Session, *, request: InferenceRequest, requested_by: str
-) -> dict[str, Any]:
+def inference_estimate(
+    reference: Reference, *, request: InferenceRequest, requested_by: str
+) -> NewEstimate:
+    """Price an inference estimate request against a price reference (no I/O)."""
     day = request.as_of or _today()
-    reference = load_reference(session)
     catalogue, book, overrides = reference.catalogue, reference.book, reference.overrides
     w = request.workload
     workload = Workload(w.prompt_tokens, w.completion_tokens, w.requests_per_day)
@@ -326,8 +371,8 @@ def create_inference_estimate(
         "training": training_to_dict(training) if training else None,
         "break_even": [break_even_to_dict(b) for b in comparison.break_even],
     }
-    _store(
-        session,
+    return _new_estimate(
+        reference,
         kind="inference",
         requested_by=requested_by,
         model=first.model,
@@ -337,7 +382,6 @@ def create_inference_estimate(
         inputs=request.model_dump(mode="json"),
         result=result,
     )
-    return result
 
 
 def get_estimate(session: Session, *, estimate_id: str) -> EstimateRecord:

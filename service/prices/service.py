@@ -12,6 +12,7 @@ from datetime import date
 from typing import Any
 
 from sqlalchemy import update
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from pricing.catalogue import (
@@ -86,6 +87,15 @@ def load_reference(session: Session) -> Reference:
         reference = _read_reference(session, revision)
         _cache[key] = reference
         return reference
+
+
+def cached_reference(engine: Engine) -> Reference | None:
+    """What load_reference last returned for this database, without reading anything.
+
+    It may be behind another replica's publish: whoever prices with it must check its revision
+    in the transaction that stores the result (service.estimates.group_commit does).
+    """
+    return _cache.get(str(engine.url))
 
 
 def _read_reference(session: Session, revision: int) -> Reference:

@@ -1,0 +1,91 @@
+"""How a JSON estimate request is priced and stored.
+
+The fast path prices with this process's cached price reference and cached key, in the event
+loop, and hands the row to the group-commit writer, which stores it only if both are still
+current. Anything else (nothing cached yet, a revision that moved, an error that a fresher
+reference might not give) takes the authoritative path: one transaction that authenticates,
+loads the reference and stores the row, exactly as every other endpoint works.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
+from sqlalchemy.engine import Engine
+
+from pricing.errors import PricingError
+from service.auth.cache import KeyCache
+from service.auth.service import authenticate_at_revision
+from service.db import session_scope
+from service.deps import Caller, EstimateCaller
+from service.errors import Forbidden, ServiceError
+from service.estimates.group_commit import EstimateWriter, StaleCache
+from service.estimates.service import NewEstimate, store
+from service.prices.service import Reference, cached_reference, load_reference
+
+log = logging.getLogger(__name__)
+
+# (price reference, requesting key's name) -> the priced, unstored estimate
+Pricer = Callable[[Reference, str], NewEstimate]
+SCOPE = "estimate"  # the scope EstimateCaller requires
+
+
+@dataclass(frozen=True)
+class Recorder:
+    caller: Caller
+    engine: Engine
+    writer: EstimateWriter
+    keys: KeyCache
+
+    async def record(self, price: Pricer) -> dict[str, Any]:
+        """Price and store an estimate; returns the response body once the row is committed."""
+        reference = cached_reference(self.engine)
+        if reference is not None:
+            try:
+                new = price(reference, self.caller.principal.name)
+            except (PricingError, ServiceError):
+                new = None  # perhaps only because the cached reference is behind: ask the database
+            if new is not None:
+                try:
+                    await self.writer.write(
+                        new.row,
+                        reference_revision=new.reference_revision,
+                        keys_revision=self.caller.keys_revision,
+                    )
+                    return new.result
+                except StaleCache:
+                    log.debug("cached price reference or key is stale: estimating on the full path")
+                    self.keys.forget(self.caller.secret)
+        return await run_in_threadpool(
+            _record_authoritatively,
+            engine=self.engine,
+            keys=self.keys,
+            secret=self.caller.secret,
+            scope=SCOPE,
+            price=price,
+        )
+
+
+async def get_recorder(request: Request, caller: EstimateCaller) -> Recorder:
+    state = request.app.state
+    return Recorder(caller, state.engine, state.estimate_writer, state.key_cache)
+
+
+RecorderDep = Annotated[Recorder, Depends(get_recorder)]
+
+
+def _record_authoritatively(
+    *, engine: Engine, keys: KeyCache, secret: str, scope: str, price: Pricer
+) -> dict[str, Any]:
+    with session_scope(engine) as session:
+        principal, revision = authenticate_at_revision(session, secret=secret)
+        if not principal.has(scope):
+            raise Forbidden(f"this API key lacks the {scope!r} scope")
+        result = store(session, price(load_reference(session), principal.name))
+    keys.put(secret, principal, revision)
+    return result
