@@ -40,7 +40,8 @@ def _routers() -> list[Any]:
     from service.reports.router import router as reports
     from service.usage.router import router as usage
 
-    return [health, auth, prices, estimates, usage, alerts, jobs, budgets, reports]
+    # Routes are matched in order: the per-request endpoints (estimates, usage) come first.
+    return [health, estimates, usage, auth, prices, alerts, jobs, budgets, reports]
 
 
 def _background_factories() -> list[BackgroundFactory]:

@@ -109,28 +109,26 @@ def _authenticate_fresh(engine: Engine, secret: str) -> tuple[Principal, int]:
         return authenticate_at_revision(session, secret=secret)
 
 
-def cached_caller(scope: str) -> Callable[..., Awaitable[Caller]]:
-    """Like require(scope), from the key cache when the key authenticated before (no I/O)."""
+async def cached_caller(
+    request: Request, credentials: HTTPAuthorizationCredentials | None, *, scope: str
+) -> Caller:
+    """Like require(scope), from the key cache when the key authenticated before (no I/O).
 
-    async def dependency(
-        request: Request,
-        engine: EngineDep,
-        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-    ) -> Caller:
-        secret = _secret(credentials)
-        keys: KeyCache = request.app.state.key_cache
-        cached = keys.get(secret)
-        if cached is None:
-            principal, revision = await run_in_threadpool(_authenticate_fresh, engine, secret)
-            keys.put(secret, principal, revision)
-        else:
-            principal, revision = cached.principal, cached.keys_revision
-        if not principal.has(scope):
-            raise Forbidden(f"this API key lacks the {scope!r} scope")
-        return Caller(secret, principal, revision)
-
-    dependency.__name__ = f"cached_caller_{scope}"
-    return dependency
+    A plain function, not a dependency: each dependency costs FastAPI time on every request,
+    and the hot estimate endpoints call this from their one dependency.
+    """
+    secret = _secret(credentials)
+    state = request.app.state
+    keys: KeyCache = state.key_cache
+    cached = keys.get(secret)
+    if cached is None:
+        principal, revision = await run_in_threadpool(_authenticate_fresh, state.engine, secret)
+        keys.put(secret, principal, revision)
+    else:
+        principal, revision = cached.principal, cached.keys_revision
+    if not principal.has(scope):
+        raise Forbidden(f"this API key lacks the {scope!r} scope")
+    return Caller(secret, principal, revision)
 
 
-EstimateCaller = Annotated[Caller, Depends(cached_caller("estimate"))]
+BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, File, Form, Query, UploadFile
-from fastapi.responses import StreamingResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 
 from pricing.money import format_usd
 from service.db import session_scope
@@ -38,7 +38,7 @@ CHUNK = 1024 * 1024
     status_code=201,
     summary="Training cost from a token count or per-example token lengths",
 )
-async def training(body: TrainingRequest, recorder: RecorderDep) -> dict[str, Any]:
+async def training(body: TrainingRequest, recorder: RecorderDep) -> JSONResponse:
     return await recorder.record(
         lambda reference, name: service.training_estimate(
             reference, request=body, requested_by=name
@@ -114,7 +114,7 @@ def training_file(
     status_code=201,
     summary="Inference cost per request/day/month, scenarios side by side, break-even",
 )
-async def inference(body: InferenceRequest, recorder: RecorderDep) -> dict[str, Any]:
+async def inference(body: InferenceRequest, recorder: RecorderDep) -> JSONResponse:
     return await recorder.record(
         lambda reference, name: service.inference_estimate(
             reference, request=body, requested_by=name

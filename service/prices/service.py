@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import secrets
 import threading
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -50,7 +51,8 @@ class Reference:
     overrides: tuple[Override, ...]
 
 
-_cache: dict[str, Reference] = {}
+# Per engine (one per process and database): every estimate reads it, so no URL rendering.
+_cache: weakref.WeakKeyDictionary[Engine, Reference] = weakref.WeakKeyDictionary()
 _cache_lock = threading.Lock()
 
 
@@ -76,7 +78,7 @@ def load_reference(session: Session) -> Reference:
     every replica sees a publish or an override change on its next request.
     """
     revision = current_revision(session)
-    key = str(session.get_bind().engine.url)
+    key = session.get_bind().engine
     cached = _cache.get(key)
     if cached is not None and cached.revision == revision:
         return cached
@@ -95,7 +97,7 @@ def cached_reference(engine: Engine) -> Reference | None:
     It may be behind another replica's publish: whoever prices with it must check its revision
     in the transaction that stores the result (service.estimates.group_commit does).
     """
-    return _cache.get(str(engine.url))
+    return _cache.get(engine)
 
 
 def _read_reference(session: Session, revision: int) -> Reference:
