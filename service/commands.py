@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import signal
 import sys
@@ -64,6 +65,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         # uvicorn re-raises SIGTERM after its graceful shutdown; with the default action the
         # process would die before the demo's temporary database is removed below.
         signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    # Everything built so far (price tables, catalogue, schemas, SQLAlchemy metadata) lives as
+    # long as the process: moved out of the cyclic collector's reach, it is not rescanned by
+    # every full collection that request garbage triggers.
+    gc.freeze()
     try:
         uvicorn.run(
             app, host=settings.host, port=settings.port, log_level=settings.log_level.lower()

@@ -121,11 +121,12 @@ async def cached_caller(
     state = request.app.state
     keys: KeyCache = state.key_cache
     cached = keys.get(secret)
-    if cached is None:
-        principal, revision = await run_in_threadpool(_authenticate_fresh, state.engine, secret)
-        keys.put(secret, principal, revision)
-    else:
-        principal, revision = cached.principal, cached.keys_revision
+    if cached is not None and cached.principal.has(scope):
+        return Caller(secret, cached.principal, cached.keys_revision)
+    # Not cached, or cached without the scope: the table decides, so a key revoked elsewhere
+    # is a 401 here too, not a 403 from an outdated entry.
+    principal, revision = await run_in_threadpool(_authenticate_fresh, state.engine, secret)
+    keys.put(secret, principal, revision)
     if not principal.has(scope):
         raise Forbidden(f"this API key lacks the {scope!r} scope")
     return Caller(secret, principal, revision)

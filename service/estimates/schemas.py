@@ -99,6 +99,7 @@ class ScenarioOut(BaseModel):
     requested_model: str
     fine_tuned: bool
     price_version: str
+    as_of: date = Field(description="the day whose prices apply")
     prompt_tokens: int
     completion_tokens: int
     requests_per_day: int

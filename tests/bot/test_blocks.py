@@ -91,6 +91,7 @@ def inference(*, never: bool = False) -> InferenceEstimateOut:
             "requested_model": model,
             "fine_tuned": model.startswith("ft:"),
             "price_version": "2023-11-06",
+            "as_of": "2024-01-01",
             "prompt_tokens": prompt,
             "completion_tokens": 200,
             "requests_per_day": 10000,

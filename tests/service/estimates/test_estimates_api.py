@@ -208,3 +208,41 @@ def test_list__pagination_filters_and_csv(api):
 
 def test_get__unknown_estimate_is_404(api):
     assert api.admin.get("/v1/estimates/est_nope").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("path", "schema", "body"),
+    [
+        ("/v1/estimates/training", "TrainingEstimateOut", {**SEED, "token_lengths": None}),
+        (
+            "/v1/estimates/inference",
+            "InferenceEstimateOut",
+            {
+                "model": "gpt-3.5-turbo",
+                "as_of": "2024-01-01",
+                "workload": {"prompt_tokens": 900, "completion_tokens": 90, "requests_per_day": 50},
+                "fine_tune_prompt_cut": 0.5,
+                "scenarios": [{"model": "gpt-4", "name": "big"}],
+                "training_tokens": 50_000,
+            },
+        ),
+    ],
+)
+def test_estimates__responses_carry_exactly_the_documented_fields(api, path, schema, body):
+    # These endpoints send their result without FastAPI re-validating it, so the result must
+    # already be exactly what the response schema documents: no field more, none less.
+    from service.estimates import schemas
+
+    model = getattr(schemas, schema)
+    for _ in range(2):  # the first request fills the caches, the second takes the fast path
+        out = api.admin.post(path, json=body).json()
+        assert model.model_validate(out).model_dump(mode="json") == out
+
+
+def test_estimates__a_revoked_key_without_the_scope_is_401_not_403(api):
+    reader = api.client_with("read", name="finance")
+    assert reader.post("/v1/estimates/training", json=SEED).status_code == 403
+    key_id = next(k["id"] for k in api.admin.get("/v1/keys").json() if k["name"] == "finance")
+    assert api.admin.delete(f"/v1/keys/{key_id}").status_code in (200, 204)
+    r = reader.post("/v1/estimates/training", json=SEED)
+    assert r.status_code == 401, r.text
