@@ -108,7 +108,12 @@ def wait_until_up(base: str, proc: subprocess.Popen[bytes]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=5.0, help="length of one round")
-    parser.add_argument("--concurrency", type=int, default=32, help="keep-alive clients")
+    parser.add_argument(
+        "--concurrency",
+        type=lambda text: [int(n) for n in text.split(",")],
+        default=[16, 32, 64],
+        help="keep-alive clients, comma-separated levels (default 16,32,64)",
+    )
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--database-url", help="default: a fresh SQLite file")
     args = parser.parse_args()
@@ -129,39 +134,49 @@ def main() -> None:
         "GET /healthz (trivial)": ("GET", "/healthz", None),
         "POST /v1/estimates/inference": ("POST", "/v1/estimates/inference", BODY),
     }
-    runs: dict[str, list[Round]] = {name: [] for name in endpoints}
+    runs: dict[int, dict[str, list[Round]]] = {
+        clients: {name: [] for name in endpoints} for clients in args.concurrency
+    }
     try:
         wait_until_up(base, proc)
         server = psutil.Process(proc.pid)
         for method, path, body in endpoints.values():  # warm-up: caches, pools, lazy imports
-            asyncio.run(drive(base, method, path, 1, args.concurrency, body))
+            asyncio.run(drive(base, method, path, 1, max(args.concurrency), body))
         # Interleaved rounds: a shared machine's speed drifts, and both endpoints should see
         # the same drift.
         for _ in range(args.rounds):
-            for name, (method, path, body) in endpoints.items():
-                runs[name].append(
-                    measure(server, base, method, path, args.seconds, args.concurrency, body)
-                )
+            for clients, by_endpoint in runs.items():
+                for name, (method, path, body) in endpoints.items():
+                    by_endpoint[name].append(
+                        measure(server, base, method, path, args.seconds, clients, body)
+                    )
     finally:
         proc.terminate()
         proc.wait()
 
     database = "PostgreSQL" if args.database_url else "SQLite (default)"
     print(
-        f"database {database}, {args.concurrency} aiohttp clients, "
-        f"{args.rounds} rounds of {args.seconds:g} s, {os.cpu_count()} cores shared with the client"
+        f"database {database}, aiohttp keep-alive clients, {args.rounds} interleaved rounds of "
+        f"{args.seconds:g} s, {os.cpu_count()} cores shared by server and client"
     )
-    print(f"{'endpoint':<32}{'requests/s per round':>28}{'median':>9}{'server CPU/request':>21}")
-    medians = {}
-    for name, rounds in runs.items():
-        medians[name] = statistics.median(r.rps for r in rounds)
-        cpu = statistics.median(r.cpu_ms_per_request for r in rounds)
-        per_round = " ".join(f"{r.rps:6.0f}" for r in rounds)
-        print(f"{name:<32}{per_round:>28}{medians[name]:>9.0f}{cpu:>18.2f} ms")
-    trivial, estimate = medians.values()
-    ratio = estimate / trivial
-    verdict = "PASS" if ratio >= TARGET else "MISS"
-    print(f"estimate / trivial, ratio of medians: {ratio:.0%} (target >= {TARGET:.0%}) {verdict}")
+    header = f"{'clients':>7}  {'endpoint':<30}{'requests/s per round':>24}{'median':>8}"
+    print(f"{header}{'server CPU/request':>21}")
+    verdicts = []
+    for clients, by_endpoint in runs.items():
+        medians = {}
+        for name, rounds in by_endpoint.items():
+            medians[name] = statistics.median(r.rps for r in rounds)
+            cpu = statistics.median(r.cpu_ms_per_request for r in rounds)
+            per_round = " ".join(f"{r.rps:6.0f}" for r in rounds)
+            print(f"{clients:>7}  {name:<30}{per_round:>24}{medians[name]:>8.0f}{cpu:>18.2f} ms")
+        trivial, estimate = medians.values()
+        verdicts.append((clients, estimate / trivial))
+    for clients, ratio in verdicts:
+        verdict = "PASS" if ratio >= TARGET else "MISS"
+        print(
+            f"{clients:>3} clients: estimate / trivial = {ratio:.0%} "
+            f"(target >= {TARGET:.0%}) {verdict}"
+        )
 
 
 if __name__ == "__main__":
