@@ -141,30 +141,6 @@ def _new_training(
 
 
 def price_training(
-    session: Session,
-    *,
-    model: str,
-    as_of: date | None,
-    n_epochs: Epochs,
-    tokens: int | None = None,
-    token_lengths: list[int] | None = None,
-    n_examples: int | None = None,
-    warnings: tuple[str, ...] = (),
-) -> TrainingEstimate:
-    """Price a training run without storing it (the jobs feature reuses this before launching)."""
-    return _price_training(
-        load_reference(session),
-        model=model,
-        as_of=as_of,
-        n_epochs=n_epochs,
-        tokens=tokens,
-        token_lengths=token_lengths,
-        n_examples=n_examples,
-        warnings=warnings,
-    )
-
-
-def _price_training(
     reference: Reference,
     *,
     model: str,
@@ -175,6 +151,7 @@ def _price_training(
     n_examples: int | None = None,
     warnings: tuple[str, ...] = (),
 ) -> TrainingEstimate:
+    """Price a training run without storing it (the jobs feature reuses this before launching)."""
     day = as_of or _today()
     return estimate_training(
         model=reference.catalogue.resolve(model, as_of=day),
@@ -193,7 +170,7 @@ def training_estimate(
     reference: Reference, *, request: TrainingRequest, requested_by: str
 ) -> NewEstimate:
     """Price a training estimate request against a price reference (no I/O)."""
-    estimate = _price_training(
+    estimate = price_training(
         reference,
         model=request.model,
         as_of=request.as_of,
@@ -261,7 +238,7 @@ def create_file_estimate(
             format_errors=errors,
         )
     reference = load_reference(session)
-    estimate = _price_training(
+    estimate = price_training(
         reference,
         model=model,
         as_of=as_of,

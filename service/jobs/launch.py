@@ -67,7 +67,7 @@ from service.jobs.service import (
     to_out,
 )
 from service.openai import FineTuningJob, OpenAIClient, OpenAICreateOutcomeUnknown, OpenAIError
-from service.prices.service import catalogue_for
+from service.prices.service import catalogue_for, load_reference
 from service.settings import Settings
 from service.types import utcnow
 
@@ -146,7 +146,7 @@ def estimate_training_file(
         )
     with session_scope(engine) as session:
         estimate = price_training(
-            session,
+            load_reference(session),
             model=body.model,
             as_of=as_of,
             n_epochs=body.hyperparameters.n_epochs,
