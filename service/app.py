@@ -10,6 +10,7 @@ from typing import Any, Protocol
 from fastapi import FastAPI
 
 from service.auth.cache import KeyCache
+from service.auth.last_used import LastUsed
 from service.db import create_db_engine, migrate
 from service.estimates.group_commit import EstimateWriter
 from service.problems import install_problem_handlers
@@ -86,6 +87,7 @@ def create_app(settings: Settings, *, run_background: bool = True) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.key_cache = KeyCache()
+    app.state.last_used = LastUsed()
     app.state.estimate_writer = EstimateWriter(engine)
     migrate(engine)
     install_problem_handlers(app)

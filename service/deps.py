@@ -13,6 +13,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from service.auth.cache import KeyCache
+from service.auth.last_used import LastUsed
 from service.auth.service import Principal, authenticate, authenticate_at_revision
 from service.db import session_scope
 from service.errors import Forbidden, NotAuthenticated
@@ -71,11 +72,16 @@ def _secret(credentials: HTTPAuthorizationCredentials | None) -> str:
 
 
 def get_principal(
+    request: Request,
     session: SessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
     # The request's own session is reused: one connection and one transaction per request.
-    return authenticate(session, secret=_secret(credentials))
+    principal = authenticate(session, secret=_secret(credentials))
+    last_used: LastUsed = request.app.state.last_used
+    if last_used.due(principal.key_id):
+        last_used.record(request.app.state.engine, principal.key_id)
+    return principal
 
 
 def require(scope: str) -> Callable[..., Awaitable[Principal]]:
@@ -122,14 +128,19 @@ async def cached_caller(
     keys: KeyCache = state.key_cache
     cached = keys.get(secret)
     if cached is not None and cached.principal.has(scope):
-        return Caller(secret, cached.principal, cached.keys_revision)
-    # Not cached, or cached without the scope: the table decides, so a key revoked elsewhere
-    # is a 401 here too, not a 403 from an outdated entry.
-    principal, revision = await run_in_threadpool(_authenticate_fresh, state.engine, secret)
-    keys.put(secret, principal, revision)
-    if not principal.has(scope):
-        raise Forbidden(f"this API key lacks the {scope!r} scope")
-    return Caller(secret, principal, revision)
+        caller = Caller(secret, cached.principal, cached.keys_revision)
+    else:
+        # Not cached, or cached without the scope: the table decides, so a key revoked
+        # elsewhere is a 401 here too, not a 403 from an outdated entry.
+        principal, revision = await run_in_threadpool(_authenticate_fresh, state.engine, secret)
+        keys.put(secret, principal, revision)
+        if not principal.has(scope):
+            raise Forbidden(f"this API key lacks the {scope!r} scope")
+        caller = Caller(secret, principal, revision)
+    last_used: LastUsed = state.last_used
+    if last_used.due(caller.principal.key_id):
+        await run_in_threadpool(last_used.record, state.engine, caller.principal.key_id)
+    return caller
 
 
 BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]

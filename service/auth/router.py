@@ -28,7 +28,9 @@ class KeyOut(BaseModel):
     prefix: str
     created_at: datetime
     revoked_at: datetime | None
-    last_used_at: datetime | None
+    last_used_at: datetime | None = Field(
+        description="when the key was last used, to within an hour (recorded at most hourly)"
+    )
 
 
 class KeyCreated(KeyOut):

@@ -76,3 +76,54 @@ def test_keys__duplicate_name_is_409(api):
 
 def test_keys__non_admin_cannot_manage_keys(api):
     assert api.client_with("read", "estimate", "launch").get("/v1/keys").status_code == 403
+
+
+def _last_used(api, name):
+    keys = api.admin.get("/v1/keys").json()
+    return next(k["last_used_at"] for k in keys if k["name"] == name)
+
+
+def test_keys__last_used_at_is_recorded_on_use_once_an_hour(api):
+    reader = api.client_with("read", name="finance")
+    assert _last_used(api, "finance") is None
+    assert reader.get("/v1/prices/versions").status_code == 200
+    first = _last_used(api, "finance")
+    assert first is not None
+    assert reader.get("/v1/estimates").status_code == 200
+    assert _last_used(api, "finance") == first  # within the hour: no second write
+
+
+def test_keys__last_used_at_is_recorded_by_the_estimate_fast_path(api):
+    ml = api.client_with("estimate", name="ml")
+    body = {"model": "gpt-3.5-turbo", "tokens": 1000, "n_epochs": 1}
+    for _ in range(3):  # the second and third come from the key cache
+        assert ml.post("/v1/estimates/training", json=body).status_code == 201
+    assert _last_used(api, "ml") is not None
+
+
+def test_last_used__due_once_per_granularity():
+    from datetime import UTC, datetime, timedelta
+
+    from service.auth.last_used import LastUsed
+
+    last_used = LastUsed(granularity=timedelta(hours=1))
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    assert last_used.due(7, now=t0)
+    assert not last_used.due(7, now=t0 + timedelta(minutes=59))
+    assert last_used.due(8, now=t0 + timedelta(minutes=59))  # per key
+    assert last_used.due(7, now=t0 + timedelta(hours=1))
+
+
+def test_last_used__another_replicas_recent_record_is_kept(api):
+    from datetime import timedelta
+
+    from service.auth.last_used import LastUsed
+    from service.types import utcnow
+
+    api.client_with("read", name="finance")
+    key_id = next(k["id"] for k in api.admin.get("/v1/keys").json() if k["name"] == "finance")
+    now = utcnow()
+    LastUsed().record(api.app.state.engine, key_id, now=now - timedelta(minutes=30))
+    LastUsed().record(api.app.state.engine, key_id, now=now)  # a second replica, 30 min later
+    recorded = _last_used(api, "finance")
+    assert recorded.startswith((now - timedelta(minutes=30)).strftime("%Y-%m-%dT%H:%M"))
