@@ -14,7 +14,7 @@ from sqlmodel import Session
 
 from service.auth.cache import KeyCache
 from service.auth.last_used import LastUsed
-from service.auth.service import Principal, authenticate, authenticate_at_revision
+from service.auth.service import Principal, authenticate
 from service.db import session_scope
 from service.errors import Forbidden, NotAuthenticated
 from service.settings import Settings
@@ -102,17 +102,17 @@ AdminKey = Annotated[Principal, Depends(require("admin"))]
 
 @dataclass(frozen=True)
 class Caller:
-    """A key that authenticated at `keys_revision`: the hot estimate endpoints check that revision
-    again in the transaction that stores their row (service.estimates.group_commit)."""
+    """A key that authenticated, perhaps from the key cache: the hot estimate endpoints check
+    that it is still not revoked in the transaction that stores their row
+    (service.estimates.group_commit)."""
 
     secret: str
     principal: Principal
-    keys_revision: int
 
 
-def _authenticate_fresh(engine: Engine, secret: str) -> tuple[Principal, int]:
+def _authenticate_fresh(engine: Engine, secret: str) -> Principal:
     with session_scope(engine) as session:
-        return authenticate_at_revision(session, secret=secret)
+        return authenticate(session, secret=secret)
 
 
 async def cached_caller(
@@ -126,17 +126,15 @@ async def cached_caller(
     secret = _secret(credentials)
     state = request.app.state
     keys: KeyCache = state.key_cache
-    cached = keys.get(secret)
-    if cached is not None and cached.principal.has(scope):
-        caller = Caller(secret, cached.principal, cached.keys_revision)
-    else:
+    principal = keys.get(secret)
+    if principal is None or not principal.has(scope):
         # Not cached, or cached without the scope: the table decides, so a key revoked
         # elsewhere is a 401 here too, not a 403 from an outdated entry.
-        principal, revision = await run_in_threadpool(_authenticate_fresh, state.engine, secret)
-        keys.put(secret, principal, revision)
+        principal = await run_in_threadpool(_authenticate_fresh, state.engine, secret)
+        keys.put(secret, principal)
         if not principal.has(scope):
             raise Forbidden(f"this API key lacks the {scope!r} scope")
-        caller = Caller(secret, principal, revision)
+    caller = Caller(secret, principal)
     last_used: LastUsed = state.last_used
     if last_used.due(caller.principal.key_id):
         await run_in_threadpool(last_used.record, state.engine, caller.principal.key_id)

@@ -48,7 +48,7 @@ class LastUsed:
         now = now or utcnow()
         statement = (
             update(ApiKey)
-            .where(col(ApiKey.id) == key_id)
+            .where(col(ApiKey.id) == key_id, col(ApiKey.revoked_at).is_(None))
             .where(
                 or_(
                     col(ApiKey.last_used_at).is_(None),

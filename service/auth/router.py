@@ -2,10 +2,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
 from service.auth import service
+from service.auth.cache import KeyCache
 from service.auth.models import ApiKey
 from service.deps import AdminKey, SessionDep
 
@@ -67,5 +68,9 @@ def list_keys(session: SessionDep, _: AdminKey) -> list[KeyOut]:
 
 
 @router.delete("/{key_id}", response_model=KeyOut, summary="Revoke an API key (admin)")
-def revoke_key(key_id: int, session: SessionDep, _: AdminKey) -> KeyOut:
-    return _out(service.revoke_key(session, key_id=key_id))
+def revoke_key(key_id: int, request: Request, session: SessionDep, _: AdminKey) -> KeyOut:
+    key = service.revoke_key(session, key_id=key_id)
+    # Other replicas find out when they next store a row for the key; this one at once.
+    keys: KeyCache = request.app.state.key_cache
+    keys.forget_key(key_id)
+    return _out(key)

@@ -9,13 +9,12 @@ import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, update
+from sqlalchemy import bindparam
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from service.auth.models import SCOPES, ApiKey
 from service.errors import Conflict, InvalidInput, NotAuthenticated, NotFound
-from service.prices.models import ReferenceRevision
 from service.types import utcnow
 
 log = logging.getLogger(__name__)
@@ -69,7 +68,6 @@ def create_key(
     )
     session.add(key)
     session.flush()
-    _bump_keys_revision(session)
     log.info("created API key %s (%s) with scopes %s", key.id, name, key.scopes)
     return key, secret
 
@@ -93,28 +91,6 @@ def authenticate(session: Session, *, secret: str) -> Principal:
     return Principal(int(key_id), str(name), frozenset(str(scopes).split()))
 
 
-_KEYS_REVISION = sa_select(ReferenceRevision.__table__.c.keys_revision)  # type: ignore[attr-defined]
-
-
-def keys_revision(session: Session) -> int:
-    return int(session.execute(_KEYS_REVISION).scalar_one())
-
-
-def _bump_keys_revision(session: Session) -> None:
-    # Set in the transaction that changes the key, so a replica that caches keys by this number
-    # sees the change exactly when the change becomes visible. Random for the same reason as the
-    # price reference's revision: a restored database never repeats a cached number.
-    session.execute(update(ReferenceRevision).values(keys_revision=secrets.randbits(62) + 1))
-
-
-def authenticate_at_revision(session: Session, *, secret: str) -> tuple[Principal, int]:
-    """Authenticate and return the keys revision the answer is valid for (for caching)."""
-    # The revision is read first: a change committed between the two reads then only makes the
-    # cached entry look older than it is, never newer.
-    revision = keys_revision(session)
-    return authenticate(session, secret=secret), revision
-
-
 def list_keys(session: Session) -> list[ApiKey]:
     return list(session.exec(select(ApiKey).order_by(ApiKey.id)).all())  # type: ignore[arg-type]
 
@@ -126,7 +102,6 @@ def revoke_key(session: Session, *, key_id: int) -> ApiKey:
     if key.revoked_at is None:
         key.revoked_at = utcnow()
         session.add(key)
-        _bump_keys_revision(session)
         log.info("revoked API key %s (%s)", key.id, key.name)
     return key
 

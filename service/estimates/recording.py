@@ -22,11 +22,11 @@ from sqlalchemy.engine import Engine
 
 from pricing.errors import PricingError
 from service.auth.cache import KeyCache
-from service.auth.service import authenticate_at_revision
+from service.auth.service import authenticate
 from service.db import session_scope
 from service.deps import BearerDep, Caller, cached_caller
 from service.errors import Forbidden, ServiceError
-from service.estimates.group_commit import EstimateWriter, StaleCache
+from service.estimates.group_commit import EstimateWriter, NotStored
 from service.estimates.service import NewEstimate, store
 from service.prices.service import Reference, cached_reference, load_reference
 
@@ -51,30 +51,36 @@ class Recorder:
     writer: EstimateWriter
     keys: KeyCache
 
-    async def record(self, price: Pricer) -> JSONResponse:
-        """Price and store an estimate; returns the 201 response once the row is committed."""
-        return CompactJSONResponse(await self._record(price), status_code=201)
+    async def record(self, price: Pricer, *, cheap: bool = True) -> JSONResponse:
+        """Price and store an estimate; returns the 201 response once the row is committed.
 
-    async def _record(self, price: Pricer) -> dict[str, Any]:
+        `cheap`: pricing takes microseconds and may run in the event loop; otherwise (a training
+        request with a million token lengths takes most of a second) it runs in the threadpool.
+        """
+        return CompactJSONResponse(await self._record(price, cheap), status_code=201)
+
+    async def _record(self, price: Pricer, cheap: bool) -> dict[str, Any]:
         # The result dicts are built to the response schemas (the API tests hold every response
         # to them), so the route returns a ready response: FastAPI's re-validation of the
         # returned dict was a tenth of the estimate endpoint's cost per request.
         reference = cached_reference(self.engine)
+        principal = self.caller.principal
         if reference is not None:
             try:
-                new = price(reference, self.caller.principal.name)
+                if cheap:
+                    new = price(reference, principal.name)
+                else:
+                    new = await run_in_threadpool(price, reference, principal.name)
             except (PricingError, ServiceError):
                 new = None  # perhaps only because the cached reference is behind: ask the database
             if new is not None:
                 try:
                     await self.writer.write(
-                        new.row,
-                        reference_revision=new.reference_revision,
-                        keys_revision=self.caller.keys_revision,
+                        new.row, reference_revision=new.reference_revision, key_id=principal.key_id
                     )
                     return new.result
-                except StaleCache:
-                    log.debug("cached price reference or key is stale: estimating on the full path")
+                except NotStored:
+                    log.debug("estimate not stored by its batch: estimating on the full path")
                     self.keys.forget(self.caller.secret)
         return await run_in_threadpool(
             _record_authoritatively,
@@ -99,9 +105,9 @@ def _record_authoritatively(
     *, engine: Engine, keys: KeyCache, secret: str, scope: str, price: Pricer
 ) -> dict[str, Any]:
     with session_scope(engine) as session:
-        principal, revision = authenticate_at_revision(session, secret=secret)
+        principal = authenticate(session, secret=secret)
         if not principal.has(scope):
             raise Forbidden(f"this API key lacks the {scope!r} scope")
         result = store(session, price(load_reference(session), principal.name))
-    keys.put(secret, principal, revision)
+    keys.put(secret, principal)
     return result

@@ -30,6 +30,8 @@ from service.settings import Settings
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["estimates"])
 CHUNK = 1024 * 1024
+# Up to this many per-example token lengths a training estimate is priced in the event loop.
+CHEAP_TOKEN_LENGTHS = 1_000
 
 
 @router.post(
@@ -42,7 +44,8 @@ async def training(body: TrainingRequest, recorder: RecorderDep) -> JSONResponse
     return await recorder.record(
         lambda reference, name: service.training_estimate(
             reference, request=body, requested_by=name
-        )
+        ),
+        cheap=body.token_lengths is None or len(body.token_lengths) <= CHEAP_TOKEN_LENGTHS,
     )
 
 

@@ -100,8 +100,11 @@ def _new_estimate(
 
 
 def store_estimates(connection: Connection, rows: list[dict[str, Any]]) -> None:
-    """INSERT estimate rows (one statement for many) and log each one."""
+    """INSERT estimate rows: one statement for many."""
     connection.execute(_INSERT_ESTIMATE, rows)
+
+
+def log_stored(rows: list[dict[str, Any]]) -> None:
     for row in rows:
         log.info(
             "estimate %s (%s, %s) by %s: $%s",
@@ -116,6 +119,7 @@ def store_estimates(connection: Connection, rows: list[dict[str, Any]]) -> None:
 def store(session: Session, new: NewEstimate) -> dict[str, Any]:
     with final_write(session) as connection:
         store_estimates(connection, [new.row])
+    log_stored([new.row])
     return new.result
 
 

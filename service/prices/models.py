@@ -45,16 +45,9 @@ class PriceOverrideRow(SQLModel, table=True):
 
 
 class ReferenceRevision(SQLModel, table=True):
-    """The one row every replica's caches are keyed by.
-
-    `revision` changes with every publish or override change (price book, catalogue, overrides);
-    `keys_revision` with every API key created or revoked.
-    """
+    """One row whose number changes with every publish or override change: the cache key."""
 
     __tablename__ = "reference_revision"
 
     id: int = Field(default=1, primary_key=True)
     revision: int = Field(sa_column=Column(BigInteger, nullable=False))
-    keys_revision: int = Field(
-        default=0, sa_column=Column(BigInteger, nullable=False, server_default="0")
-    )

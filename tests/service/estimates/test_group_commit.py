@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import create_engine, event, func, select, text
 from sqlalchemy.engine import Engine
 
@@ -274,3 +275,104 @@ def test_estimates__inference_of_a_model_published_on_another_replica_prices_at_
             "2026-12-01",
         )
         assert estimate_count(engine) == before + 1
+
+
+def _rows(api: Api, n: int) -> list[dict[str, Any]]:
+    from service.db import session_scope
+    from service.estimates.schemas import TrainingRequest
+    from service.estimates.service import training_estimate
+    from service.prices.service import load_reference
+
+    with session_scope(api.app.state.engine) as session:
+        reference = load_reference(session)
+    request = TrainingRequest.model_validate(SEED)
+    return [
+        training_estimate(reference, request=request, requested_by="admin").row for _ in range(n)
+    ]
+
+
+def _admin_key_id(api: Api) -> int:
+    return next(k["id"] for k in api.admin.get("/v1/keys").json() if k["name"] == "admin")
+
+
+def test_writer__a_failed_batch_stores_nothing_and_sends_every_row_back_to_be_redone(api):
+    from service.estimates.group_commit import EstimateWriter, NotStored
+    from service.prices.service import cached_reference
+
+    engine = api.app.state.engine
+    api.admin.post(TRAINING, json=SEED)  # loads the reference
+    revision = cached_reference(engine).revision
+    key_id = _admin_key_id(api)
+    good, other = _rows(api, 2)
+    duplicate = dict(_rows(api, 1)[0], id=good["id"])  # same primary key as `good`
+    before = estimate_count(engine)
+
+    async def write_all(rows: list[dict[str, Any]]) -> list[BaseException | None]:
+        writer = EstimateWriter(engine)
+        outcomes = await asyncio.gather(
+            *(writer.write(r, reference_revision=revision, key_id=key_id) for r in rows),
+            return_exceptions=True,
+        )
+        return list(outcomes)
+
+    outcomes = asyncio.run(write_all([good, duplicate, other]))
+    assert all(isinstance(o, NotStored) for o in outcomes)
+    assert estimate_count(engine) == before  # all or nothing: the batch was one transaction
+    assert asyncio.run(write_all([good, other])) == [None, None]
+    assert estimate_count(engine) == before + 2
+
+
+def test_writer__rows_priced_at_an_older_revision_or_for_an_unknown_key_are_not_stored(api):
+    from service.estimates.group_commit import EstimateWriter, NotStored
+    from service.prices.service import cached_reference
+
+    engine = api.app.state.engine
+    api.admin.post(TRAINING, json=SEED)
+    revision = cached_reference(engine).revision
+    key_id = _admin_key_id(api)
+    current, old_prices, no_key = _rows(api, 3)
+    before = estimate_count(engine)
+
+    async def write_all() -> list[BaseException | None]:
+        writer = EstimateWriter(engine)
+        return list(
+            await asyncio.gather(
+                writer.write(current, reference_revision=revision, key_id=key_id),
+                writer.write(old_prices, reference_revision=revision + 1, key_id=key_id),
+                writer.write(no_key, reference_revision=revision, key_id=999_999),
+                return_exceptions=True,
+            )
+        )
+
+    first, second, third = asyncio.run(write_all())
+    assert first is None
+    assert isinstance(second, NotStored) and isinstance(third, NotStored)
+    assert estimate_count(engine) == before + 1
+
+
+@pytest.mark.parametrize("ticks", [1, 3], ids=["before-it-starts", "while-it-stores"])
+def test_writer__requests_waiting_on_a_cancelled_flush_are_answered(api, ticks):
+    from service.estimates.group_commit import EstimateWriter, NotStored
+    from service.prices.service import cached_reference
+
+    engine = api.app.state.engine
+    api.admin.post(TRAINING, json=SEED)
+    revision = cached_reference(engine).revision
+    key_id = _admin_key_id(api)
+    rows = _rows(api, 3)
+
+    async def cancel_mid_flush() -> list[BaseException | None]:
+        writer = EstimateWriter(engine)
+        waits = [
+            asyncio.ensure_future(writer.write(r, reference_revision=revision, key_id=key_id))
+            for r in rows
+        ]
+        for _ in range(ticks):
+            await asyncio.sleep(0)
+        flushing = next(iter(writer._queues.values())).flushing
+        assert flushing is not None
+        flushing.cancel()
+        return list(await asyncio.wait_for(asyncio.gather(*waits, return_exceptions=True), 10))
+
+    outcomes = asyncio.run(cancel_mid_flush())
+    assert all(o is None or isinstance(o, NotStored) for o in outcomes)
