@@ -100,6 +100,7 @@ def write_transaction(engine: Engine) -> Iterator[Connection]:
     SQLite has one writer at a time and makes the others sleep-poll (busy_timeout backs off in
     milliseconds); this process's writers queue on a lock instead, which wakes the next one at
     once, and the database lock is held for the statements and the commit only.
+    PostgreSQL: an ordinary transaction (READ COMMITTED); lock what must not change.
     """
     if not is_sqlite(engine):
         with engine.begin() as connection:
@@ -107,6 +108,10 @@ def write_transaction(engine: Engine) -> Iterator[Connection]:
         return
     lock = _sqlite_writers.setdefault(engine, threading.Lock())
     with lock, engine.begin() as connection:
+        # Take the database's write lock first (pysqlite would only begin at the first write):
+        # what the transaction reads before writing cannot be changed by another writer, of
+        # this process or any other, until it commits.
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
         yield connection
 
 

@@ -35,9 +35,9 @@ from service.prices.models import ReferenceRevision
 
 log = logging.getLogger(__name__)
 
-# FOR SHARE (PostgreSQL; SQLite has no row locks and ignores it): a publish or a revocation that
-# comes while the batch is being stored waits for its commit, so no row is stored at a price
-# version or by a key that stopped being current before the row was committed.
+# A publish or a revocation that comes while a batch is being stored waits for its commit, so no
+# row is stored at a price version or by a key that stopped being current before the commit:
+# FOR SHARE on PostgreSQL, and on SQLite the write lock write_transaction takes before any read.
 _REVISION = select(col(ReferenceRevision.revision)).with_for_update(read=True)
 _LIVE_KEYS = (
     select(col(ApiKey.id))
