@@ -376,3 +376,49 @@ def test_writer__requests_waiting_on_a_cancelled_flush_are_answered(api, ticks):
 
     outcomes = asyncio.run(cancel_mid_flush())
     assert all(o is None or isinstance(o, NotStored) for o in outcomes)
+
+
+def test_writer__a_revocation_arriving_during_a_batch_waits_for_its_commit(api, database_url):
+    # Without the lock (SQLite's write lock taken first, PostgreSQL's FOR SHARE), a revocation
+    # could commit between the batch's key check and its INSERT: a row stored for a key that
+    # was already revoked.
+    import threading
+
+    from service.estimates.group_commit import EstimateWriter
+    from service.prices.service import cached_reference
+
+    engine = api.app.state.engine
+    key = create_key(api.admin, "ml", "estimate")
+    api.admin.post(TRAINING, json=SEED)
+    revision = cached_reference(engine).revision
+    (row,) = _rows(api, 1)
+    other_replica = create_engine(database_url)
+    revokers: list[threading.Thread] = []
+    revoked_before_insert: list[bool] = []
+
+    def revoke() -> None:
+        with other_replica.begin() as connection:
+            connection.execute(
+                text("UPDATE api_keys SET revoked_at = CURRENT_TIMESTAMP WHERE id = :id"),
+                {"id": key["id"]},
+            )
+
+    def before_insert(_conn, _cursor, statement, *_args) -> None:
+        if statement.lstrip().upper().startswith("INSERT INTO ESTIMATES") and not revokers:
+            revoker = threading.Thread(target=revoke)
+            revokers.append(revoker)
+            revoker.start()
+            revoker.join(0.5)
+            revoked_before_insert.append(not revoker.is_alive())
+
+    event.listen(engine, "before_cursor_execute", before_insert)
+    try:
+        asyncio.run(
+            EstimateWriter(engine).write(row, reference_revision=revision, key_id=key["id"])
+        )
+    finally:
+        event.remove(engine, "before_cursor_execute", before_insert)
+    revokers[0].join(10)
+    other_replica.dispose()
+    assert revoked_before_insert == [False]  # the revocation waited for the batch's commit
+    assert not revokers[0].is_alive()  # and then went through
