@@ -1,10 +1,11 @@
 """How a JSON estimate request is priced and stored.
 
 The fast path prices with this process's cached price reference and cached key, in the event
-loop, and hands the row to the group-commit writer, which stores it only if both are still
-current. Anything else (nothing cached yet, a revision that moved, an error that a fresher
-reference might not give) takes the authoritative path: one transaction that authenticates,
-loads the reference and stores the row, exactly as every other endpoint works.
+loop, and hands the row to the group-commit writer, which stores it only if the prices are still
+current and the key still unrevoked. Anything else (nothing cached yet, prices published or the
+key revoked since, a batch whose transaction failed, an error that a fresher reference might not
+give) takes the authoritative path: one transaction that authenticates, loads the reference and
+stores the row, exactly as every other endpoint works.
 """
 
 from __future__ import annotations
