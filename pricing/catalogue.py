@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 import re
 import tomllib
+from bisect import bisect_right
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -88,6 +89,10 @@ class ResolvedModel:
         return self.model.encoding
 
 
+def _effective_from(alias: Alias) -> date:
+    return alias.effective_from
+
+
 class Catalogue:
     def __init__(self, models: list[ModelInfo], aliases: list[Alias]) -> None:
         self.models = {m.id: m for m in models}
@@ -109,14 +114,14 @@ class Catalogue:
 
     def alias_target(self, name: str, as_of: date) -> str:
         history = self._aliases[name]
-        current = [a for a in history if a.effective_from <= as_of]
-        if not current:
+        position = bisect_right(history, as_of, key=_effective_from)
+        if position == 0:
             raise ModelNotAvailableError(
                 f"{name!r} did not exist yet on {as_of.isoformat()}; "
                 f"it first pointed at {history[0].target} "
                 f"on {history[0].effective_from.isoformat()}."
             )
-        return current[-1].target
+        return history[position - 1].target
 
     def extended(self, models: Iterable[ModelInfo], aliases: Iterable[Alias]) -> Catalogue:
         """This catalogue plus entries published after release; nothing already here may change.

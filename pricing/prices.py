@@ -8,6 +8,7 @@ never published) layer over whatever public version is in force.
 from __future__ import annotations
 
 import tomllib
+from bisect import bisect_right
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date
@@ -222,6 +223,10 @@ def version_to_dict(v: PriceVersion) -> dict[str, Any]:
     }
 
 
+def _effective_date(version: PriceVersion) -> date:
+    return version.effective_date
+
+
 class PriceBook:
     """All published versions, ordered by effective date then publication order."""
 
@@ -266,14 +271,15 @@ class PriceBook:
         )
 
     def in_force(self, as_of: date) -> PriceVersion:
-        current = [v for v in self._versions if v.effective_date <= as_of]
-        if not current:
+        # The last version effective on or before the day (every estimate asks: bisect, not scan).
+        position = bisect_right(self._versions, as_of, key=_effective_date)
+        if position == 0:
             raise UnknownPriceVersionError(
                 f"no prices in force on {as_of.isoformat()}; the first version is "
                 f"{self._versions[0].version} "
                 f"effective {self._versions[0].effective_date.isoformat()}"
             )
-        return current[-1]
+        return self._versions[position - 1]
 
     def quote(
         self, model_id: str, *, as_of: date, overrides: Iterable[Override] = ()
