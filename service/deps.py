@@ -84,10 +84,14 @@ def get_principal(
     return principal
 
 
+def require_scope(principal: Principal, scope: str) -> None:
+    if not principal.has(scope):
+        raise Forbidden(f"this API key lacks the {scope!r} scope")
+
+
 def require(scope: str) -> Callable[..., Awaitable[Principal]]:
     async def dependency(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
-        if not principal.has(scope):
-            raise Forbidden(f"this API key lacks the {scope!r} scope")
+        require_scope(principal, scope)
         return principal
 
     dependency.__name__ = f"require_{scope}"
@@ -132,8 +136,7 @@ async def cached_caller(
         # elsewhere is a 401 here too, not a 403 from an outdated entry.
         principal = await run_in_threadpool(_authenticate_fresh, state.engine, secret)
         keys.put(secret, principal)
-        if not principal.has(scope):
-            raise Forbidden(f"this API key lacks the {scope!r} scope")
+        require_scope(principal, scope)
     caller = Caller(secret, principal)
     last_used: LastUsed = state.last_used
     if last_used.due(caller.principal.key_id):

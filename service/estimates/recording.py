@@ -25,8 +25,8 @@ from pricing.errors import PricingError
 from service.auth.cache import KeyCache
 from service.auth.service import authenticate
 from service.db import session_scope
-from service.deps import BearerDep, Caller, cached_caller
-from service.errors import Forbidden, ServiceError
+from service.deps import BearerDep, Caller, cached_caller, require_scope
+from service.errors import ServiceError
 from service.estimates.group_commit import EstimateWriter, NotStored
 from service.estimates.service import NewEstimate, store
 from service.prices.service import Reference, cached_reference, load_reference
@@ -107,8 +107,7 @@ def _record_authoritatively(
 ) -> dict[str, Any]:
     with session_scope(engine) as session:
         principal = authenticate(session, secret=secret)
-        if not principal.has(scope):
-            raise Forbidden(f"this API key lacks the {scope!r} scope")
+        require_scope(principal, scope)
         result = store(session, price(load_reference(session), principal.name))
     keys.put(secret, principal)
     return result
