@@ -139,26 +139,19 @@ def cmd_estimate_train(args: argparse.Namespace) -> int:
                 for p in stats.format_errors:
                     sys.stderr.write(f"  - {p.kind}: {p.message}\n")
             return EXIT_INVALID_DATA
-        estimate = estimate_training(
-            model=resolved,
-            book=book,
-            as_of=as_of,
-            billing_tokens=stats.billing_tokens,
-            n_examples=stats.n_examples,
-            n_epochs=args.epochs,
-            overrides=overrides,
-            warnings=stats.warnings,
-        )
+        tokens, examples, warnings = stats.billing_tokens, stats.n_examples, stats.warnings
     else:
-        estimate = estimate_training(
-            model=resolved,
-            book=book,
-            as_of=as_of,
-            billing_tokens=args.tokens,
-            n_examples=args.examples,
-            n_epochs=args.epochs,
-            overrides=overrides,
-        )
+        tokens, examples, warnings = args.tokens, args.examples, ()
+    estimate = estimate_training(
+        model=resolved,
+        book=book,
+        as_of=as_of,
+        billing_tokens=tokens,
+        n_examples=examples,
+        n_epochs=args.epochs,
+        overrides=overrides,
+        warnings=warnings,
+    )
     out = training_to_dict(estimate)
     if args.json:
         _emit(out)

@@ -116,30 +116,14 @@ def test_cli__unknown_model_suggests_without_traceback():
 
 
 def test_cli__gpt4_training_needs_override_then_uses_it():
-    r = ratecard(
-        "estimate",
-        "train",
-        "--tokens",
-        "1000000",
-        "--epochs",
-        "1",
-        "--model",
-        "gpt-4",
-        "--as-of",
-        "2024-06-01",
+    gpt4_training = (
+        *("estimate", "train", "--tokens", "1000000", "--epochs", "1"),
+        *("--model", "gpt-4", "--as-of", "2024-06-01"),
     )
+    r = ratecard(*gpt4_training)
     assert r.returncode != 0 and "override" in r.stderr
     r = ratecard(
-        "estimate",
-        "train",
-        "--tokens",
-        "1000000",
-        "--epochs",
-        "1",
-        "--model",
-        "gpt-4",
-        "--as-of",
-        "2024-06-01",
+        *gpt4_training,
         "--override",
         "usd_per_1m_training_tokens=90",
         "--json",
