@@ -145,3 +145,8 @@ async def cached_caller(
 
 
 BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+
+
+async def bearer_credentials(request: Request) -> HTTPAuthorizationCredentials | None:
+    """What BearerDep gives, for a handler that solves no dependencies."""
+    return await _bearer(request)

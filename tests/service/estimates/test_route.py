@@ -1,0 +1,123 @@
+"""The specialised handler of the JSON estimate endpoints answers as FastAPI's own would."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from fastapi import APIRouter, FastAPI, Query
+from fastapi.routing import APIRoute
+
+from service.estimates import router as estimates
+from service.estimates.recording import RecorderDep
+from service.estimates.route import EstimateRoute
+from service.estimates.schemas import InferenceRequest, TrainingRequest
+from service.problems import install_problem_handlers
+from tests.service.conftest import client_for
+
+TRAINING = {"model": "gpt-3.5-turbo", "tokens": 1000, "n_epochs": 3, "as_of": "2024-06-01"}
+INFERENCE = {
+    "model": "gpt-3.5-turbo",
+    "as_of": "2024-06-01",
+    "workload": {"prompt_tokens": 10, "completion_tokens": 2, "requests_per_day": 5},
+}
+JSON = "application/json"
+
+# (body bytes, content type): every way a body can be wrong, and some ways it can be right.
+BODIES = [
+    (b"", JSON),
+    (b"{", JSON),
+    (b"\xff\xfe", JSON),
+    (b"[]", JSON),
+    (b"null", JSON),
+    (b"{}", JSON),
+    (b'{"model": "a\\ud800"}', JSON),
+    (b'{"model": 5}', JSON),
+    ("GOOD", None),
+    ("GOOD", "text/plain"),
+    ("GOOD", "application/vnd.finance+json; charset=utf-8"),
+    ("GOOD", "Application/JSON"),
+    ("GOOD", JSON),
+]
+
+
+def _reference_app(app: FastAPI) -> FastAPI:
+    """The same two endpoints on FastAPI's general handler, sharing the real app's state."""
+    reference = FastAPI()
+    reference.state = app.state
+    install_problem_handlers(reference)
+    plain = APIRouter(route_class=APIRoute)
+    plain.add_api_route(
+        "/v1/estimates/training", estimates.training, methods=["POST"], status_code=201
+    )
+    plain.add_api_route(
+        "/v1/estimates/inference", estimates.inference, methods=["POST"], status_code=201
+    )
+    reference.include_router(plain)
+    return reference
+
+
+def _comparable(response: Any) -> tuple[int, str, Any]:
+    body = response.json()
+    if response.status_code == 201:
+        body = {k: v for k, v in body.items() if k not in ("id", "created_at")}
+    return response.status_code, response.headers["content-type"], body
+
+
+@pytest.mark.parametrize(("path", "good"), [("training", TRAINING), ("inference", INFERENCE)])
+@pytest.mark.parametrize(("content", "content_type"), BODIES)
+def test_route__answers_every_body_as_fastapis_handler(api, path, good, content, content_type):
+    estimator = api.client_with("estimate")
+    secret = estimator.headers["Authorization"].removeprefix("Bearer ")
+    with client_for(_reference_app(api.app), secret) as general:
+        raw = json.dumps(good).encode() if content == "GOOD" else content
+        headers = {"content-type": content_type} if content_type else {}
+        ours = estimator.post(f"/v1/estimates/{path}", content=raw, headers=headers)
+        theirs = general.post(f"/v1/estimates/{path}", content=raw, headers=headers)
+    assert _comparable(ours) == _comparable(theirs)
+    assert ours.status_code in (201, 422)
+
+
+@pytest.mark.parametrize("path", ["training", "inference"])
+def test_route__a_missing_key_is_401_even_when_the_body_is_not_json(api, path):
+    r = api.anon.post(f"/v1/estimates/{path}", content=b"{", headers={"content-type": JSON})
+    assert r.status_code == 401
+    assert r.headers["content-type"].startswith("application/problem+json")
+
+
+def test_route__a_forbidden_key_is_403_before_its_body_is_read(api):
+    reader = api.client_with("read")
+    r = reader.post("/v1/estimates/inference", content=b"{", headers={"content-type": JSON})
+    assert r.status_code == 403
+
+
+def test_route__openapi_documents_body_response_and_bearer_key(api):
+    paths = api.anon.get("/openapi.json").json()["paths"]
+    for path, request, response in [
+        ("/v1/estimates/training", "TrainingRequest", "TrainingEstimateOut"),
+        ("/v1/estimates/inference", "InferenceRequest", "InferenceEstimateOut"),
+    ]:
+        operation = paths[path]["post"]
+        body = operation["requestBody"]["content"]["application/json"]["schema"]
+        assert body["$ref"].endswith("/" + request)
+        created = operation["responses"]["201"]["content"]["application/json"]["schema"]
+        assert created["$ref"].endswith("/" + response)
+        assert operation["security"] == [{"HTTPBearer": []}]
+        assert "422" in operation["responses"]
+
+
+def test_route__refuses_an_endpoint_whose_parameters_it_would_ignore():
+    router = APIRouter(route_class=EstimateRoute)
+
+    async def with_query(
+        body: InferenceRequest, recorder: RecorderDep, dry_run: bool = Query(False)
+    ) -> None: ...
+
+    async def without_recorder(body: TrainingRequest) -> None: ...
+
+    def not_async(body: TrainingRequest, recorder: RecorderDep) -> None: ...
+
+    for endpoint in (with_query, without_recorder, not_async):
+        with pytest.raises(TypeError, match="EstimateRoute serves"):
+            router.add_api_route("/x", endpoint, methods=["POST"])
