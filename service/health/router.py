@@ -10,8 +10,10 @@ from pricing.tokens import verify_encodings
 router = APIRouter(tags=["health"])
 
 
+# async: a sync route waits for a free worker thread, and a liveness probe must not fail (and
+# get the process restarted) because slow requests are holding all of them.
 @router.get("/healthz", summary="Process is up")
-def healthz() -> dict[str, str]:
+async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 

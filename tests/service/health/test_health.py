@@ -1,5 +1,44 @@
+import threading
+
+import anyio.to_thread
+
+from tests.service.conftest import client_for
+
+
 def test_healthz__no_auth_needed(api):
     assert api.anon.get("/healthz").json() == {"status": "ok"}
+
+
+def test_healthz__answers_while_every_worker_thread_is_busy(api):
+    # A liveness probe must not queue behind slow sync work: an orchestrator would restart a
+    # process that is merely busy.
+    release = threading.Event()
+
+    def stuck() -> dict[str, str]:
+        release.wait(30)
+        return {}
+
+    api.app.add_api_route("/test-stuck", stuck)
+    with client_for(api.app, None) as client:
+        limiter = client.portal.call(anyio.to_thread.current_default_thread_limiter)
+        client.portal.call(setattr, limiter, "total_tokens", 1)
+        blocker = threading.Thread(target=client.get, args=("/test-stuck",))
+        answers: list[int] = []
+        probe = threading.Thread(target=lambda: answers.append(client.get("/healthz").status_code))
+        blocker.start()
+        try:
+            for _ in range(500):
+                if client.portal.call(lambda: limiter.borrowed_tokens) == 1:
+                    break
+                threading.Event().wait(0.01)
+            probe.start()
+            probe.join(5)
+            assert answers == [200], "GET /healthz waited for a worker thread"
+        finally:
+            release.set()
+            blocker.join(10)
+            if probe.is_alive():
+                probe.join(10)
 
 
 def test_readyz__database_and_tokenizers_checked(api):
