@@ -13,6 +13,7 @@ from service.auth.cache import KeyCache
 from service.auth.last_used import LastUsed
 from service.db import create_db_engine, migrate
 from service.estimates.group_commit import EstimateWriter
+from service.estimates.router import add_json_estimate_routes
 from service.problems import install_problem_handlers
 from service.settings import Settings
 
@@ -91,6 +92,7 @@ def create_app(settings: Settings, *, run_background: bool = True) -> FastAPI:
     app.state.estimate_writer = EstimateWriter(engine)
     migrate(engine)
     install_problem_handlers(app)
+    add_json_estimate_routes(app.router)
     for router in _routers():
         app.include_router(router)
     return app

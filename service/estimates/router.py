@@ -3,13 +3,14 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, File, Form, Query, UploadFile
 from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import BaseModel
 
 from pricing.money import format_usd
 from service.db import session_scope
@@ -30,19 +31,11 @@ from service.settings import Settings
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["estimates"])
-# The two JSON estimate endpoints, the busiest, run on a handler specialised to their signature.
-json_router = APIRouter(tags=["estimates"], route_class=EstimateRoute)
 CHUNK = 1024 * 1024
 # Up to this many per-example token lengths a training estimate is priced in the event loop.
 CHEAP_TOKEN_LENGTHS = 1_000
 
 
-@json_router.post(
-    "/v1/estimates/training",
-    response_model=TrainingEstimateOut,
-    status_code=201,
-    summary="Training cost from a token count or per-example token lengths",
-)
 async def training(body: TrainingRequest, recorder: RecorderDep) -> JSONResponse:
     return await recorder.record(
         lambda reference, name: service.training_estimate(
@@ -52,12 +45,6 @@ async def training(body: TrainingRequest, recorder: RecorderDep) -> JSONResponse
     )
 
 
-@json_router.post(
-    "/v1/estimates/inference",
-    response_model=InferenceEstimateOut,
-    status_code=201,
-    summary="Inference cost per request/day/month, scenarios side by side, break-even",
-)
 async def inference(body: InferenceRequest, recorder: RecorderDep) -> JSONResponse:
     return await recorder.record(
         lambda reference, name: service.inference_estimate(
@@ -66,7 +53,35 @@ async def inference(body: InferenceRequest, recorder: RecorderDep) -> JSONRespon
     )
 
 
-router.include_router(json_router)
+def add_json_estimate_routes(app_router: APIRouter) -> None:
+    """The two JSON estimate endpoints, the busiest: on a handler specialised to their signature
+    (EstimateRoute), and on the app's own router, first, because FastAPI matches an included
+    router's routes twice per request, after those of every router included before it."""
+    routes: list[tuple[str, Callable[..., Any], type[BaseModel], str]] = [
+        (
+            "/v1/estimates/training",
+            training,
+            TrainingEstimateOut,
+            "Training cost from a token count or per-example token lengths",
+        ),
+        (
+            "/v1/estimates/inference",
+            inference,
+            InferenceEstimateOut,
+            "Inference cost per request/day/month, scenarios side by side, break-even",
+        ),
+    ]
+    for path, endpoint, response_model, summary in routes:
+        app_router.add_api_route(
+            path,
+            endpoint,
+            methods=["POST"],
+            route_class_override=EstimateRoute,
+            response_model=response_model,
+            status_code=201,
+            summary=summary,
+            tags=["estimates"],
+        )
 
 
 def spool_upload(upload: UploadFile, settings: Settings) -> Path:
