@@ -29,6 +29,12 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(
         1024**3, description="largest training file accepted for estimates (1 GiB)"
     )
+    max_request_bytes: int = Field(
+        16 * 1024**2,
+        ge=1024,
+        description="largest request body other than a training file upload (16 MiB; a million "
+        "per-example token lengths fit); larger ones get 413",
+    )
 
     tpm_alert_threshold_pct: int = Field(
         80, ge=1, le=100, description="pool utilisation (%) that raises a TPM alert"

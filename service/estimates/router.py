@@ -32,6 +32,8 @@ from service.settings import Settings
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["estimates"])
 CHUNK = 1024 * 1024
+# Exempt from the app's request size limit: held to settings.max_upload_bytes as it is spooled.
+UPLOAD_PATH = "/v1/estimates/training/file"
 # Up to this many per-example token lengths a training estimate is priced in the event loop.
 CHEAP_TOKEN_LENGTHS = 1_000
 
@@ -110,7 +112,7 @@ def spool_upload(upload: UploadFile, settings: Settings) -> Path:
 
 
 @router.post(
-    "/v1/estimates/training/file",
+    UPLOAD_PATH,
     response_model=TrainingEstimateOut,
     status_code=201,
     summary="Training cost of a JSONL training file (multipart upload, up to 1 GB)",

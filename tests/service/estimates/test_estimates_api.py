@@ -246,3 +246,66 @@ def test_estimates__a_revoked_key_without_the_scope_is_401_not_403(api):
     assert api.admin.delete(f"/v1/keys/{key_id}").status_code in (200, 204)
     r = reader.post("/v1/estimates/training", json=SEED)
     assert r.status_code == 401, r.text
+
+
+@pytest.fixture
+def small_limit_api(database_url, tmp_path):
+    from service.app import create_app
+    from service.auth.service import create_key as make_key
+    from service.db import session_scope
+    from service.settings import get_settings
+    from tests.service.conftest import ADMIN_SECRET, client_for
+
+    settings = get_settings(
+        database_url=database_url,
+        upload_dir=tmp_path / "uploads",
+        run_watcher=False,
+        max_request_bytes=4096,
+    )
+    app = create_app(settings, run_background=False)
+    with session_scope(app.state.engine) as session:
+        make_key(session, name="admin", scopes=["admin"], secret=ADMIN_SECRET)
+    with client_for(app, ADMIN_SECRET) as admin:
+        yield admin
+
+
+def _lengths_body(n: int) -> dict:
+    return {"model": "gpt-3.5-turbo", "token_lengths": [1000] * n, "as_of": "2024-06-01"}
+
+
+def test_estimates__a_body_over_the_request_limit_is_413_and_stores_nothing(small_limit_api):
+    admin = small_limit_api
+    r = admin.post("/v1/estimates/training", json=_lengths_body(2000))
+    assert r.status_code == 413
+    assert r.headers["content-type"].startswith("application/problem+json")
+    # Sent without a Content-Length (chunked), it is cut off while it is read.
+    raw = json.dumps(_lengths_body(2000)).encode()
+    chunks = iter([raw[i : i + 1024] for i in range(0, len(raw), 1024)])
+    r = admin.post(
+        "/v1/estimates/inference", content=chunks, headers={"content-type": "application/json"}
+    )
+    assert r.status_code == 413
+    assert admin.get("/v1/estimates").json()["items"] == []
+
+
+def test_estimates__a_body_under_the_request_limit_is_estimated(small_limit_api):
+    r = small_limit_api.post("/v1/estimates/training", json=_lengths_body(300))
+    assert r.status_code == 201, r.text
+
+
+def test_file__an_upload_is_not_held_to_the_request_limit(small_limit_api):
+    r = small_limit_api.post(
+        "/v1/estimates/training/file",
+        files={"file": ("toy.jsonl", TOY.read_bytes(), "application/jsonl")},
+        data={"model": "gpt-3.5-turbo", "as_of": "2024-06-01"},
+    )
+    assert len(TOY.read_bytes()) > 4096
+    assert r.status_code == 201, r.text
+
+
+def test_estimates__the_largest_valid_body_fits_the_default_request_limit():
+    from service.settings import get_settings
+
+    most = {"model": "gpt-3.5-turbo", "token_lengths": [10**9] * 1_000_000, "n_epochs": 50}
+    size = len(json.dumps(most).encode())
+    assert size <= get_settings().max_request_bytes
