@@ -1,10 +1,11 @@
 """The route class of the two JSON estimate endpoints, the busiest of the service.
 
 FastAPI's request handler is general (any parameters, dependency graphs, response models,
-streaming), and for these endpoints that generality was about a third of the server's time per
-request. This class keeps everything FastAPI derives from the endpoint's signature (the OpenAPI
-operation, the body schema, the bearer security scheme) and replaces only the run-time handler
-with one specialised to their single signature: a JSON body model and the recorder.
+streaming), and for these endpoints that generality was about a fifth of their cost in the
+process (258 -> 210 us per request, measured in-process). This class keeps everything FastAPI
+derives from the endpoint's signature (the OpenAPI operation, the body schema, the bearer
+security scheme) and replaces only the run-time handler with one specialised to their single
+signature: a JSON body model and the recorder.
 
 Its responses are FastAPI's (the route tests hold the two handlers to the same answers), with
 one deliberate difference: the key is checked before the body is parsed, so a request without a
