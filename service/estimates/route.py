@@ -25,8 +25,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ValidationError
 
-from service.deps import bearer_credentials
-from service.estimates.recording import get_recorder
+from service.deps import authenticate_afresh, bearer_credentials
+from service.estimates.recording import SCOPE, get_recorder
 
 
 class EstimateRoute(APIRoute):
@@ -36,7 +36,14 @@ class EstimateRoute(APIRoute):
 
         async def handle(request: Request) -> Response:
             recorder = await get_recorder(request, await bearer_credentials(request))
-            body = parse_body(model, request.headers.get("content-type"), await request.body())
+            try:
+                body = parse_body(model, request.headers.get("content-type"), await request.body())
+            except RequestValidationError:
+                # The key may have come from the cache and been revoked since on another
+                # replica: a revoked key gets 401, whatever its body (a valid body would be
+                # refused when its row is stored).
+                await authenticate_afresh(request, recorder.caller.secret, scope=SCOPE)
+                raise
             response: Response = await endpoint(**{body_name: body, recorder_name: recorder})
             return response
 

@@ -190,6 +190,10 @@ def test_estimates__key_revoked_on_another_replica_is_refused_on_the_next_reques
 
         assert b.delete(f"/v1/keys/{key['id']}").status_code == 200
 
+        # A malformed body first: the cached key must not earn it a 422.
+        r = team.post(INFERENCE, json={"model": "gpt-4o"})
+        assert r.status_code == 401, r.text
+        assert api.app.state.key_cache.get(key["secret"]) is None
         for path, body in ((TRAINING, SEED), (INFERENCE, inference()), (TRAINING, SEED)):
             r = team.post(path, json=body)
             assert r.status_code == 401, r.text
