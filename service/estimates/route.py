@@ -7,34 +7,50 @@ derives from the endpoint's signature (the OpenAPI operation, the body schema, t
 security scheme) and replaces only the run-time handler with one specialised to their single
 signature: a JSON body model and the recorder.
 
-Its responses are FastAPI's (the route tests hold the two handlers to the same answers), with
-one deliberate difference: the key is checked before the body is parsed, so a request without a
-valid key is 401 even when its body is not JSON.
+Its responses are FastAPI's (the route tests hold the two handlers to the same answers for a range
+of malformed bodies), with one deliberate difference: the key is checked before the body is
+parsed, so a request without a valid key is 401 even when its body is not JSON. Where the
+specialised handler would not do what FastAPI does (dependency overrides, a router included with
+dependencies of its own), FastAPI's handler runs instead.
 """
 
 from __future__ import annotations
 
+import email.message
 import inspect
 import json
 from collections.abc import Callable, Coroutine
+from functools import lru_cache
 from typing import Any
 
 from fastapi import Request, Response
-from fastapi.dependencies.models import Dependant
+from fastapi import routing as fastapi_routing
+from fastapi.datastructures import DefaultPlaceholder
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ValidationError
+from starlette.exceptions import HTTPException
 
 from service.deps import authenticate_afresh, bearer_credentials
 from service.estimates.recording import SCOPE, get_recorder
 
+# include_router rebuilds each route's handler with the including routers' dependencies in this
+# context variable (a private name: if a FastAPI release drops it, every handler is FastAPI's).
+_INCLUSION = getattr(fastapi_routing, "_effective_route_context_var", None)
+
 
 class EstimateRoute(APIRoute):
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        general = super().get_route_handler()
+        if _INCLUSION is None or _INCLUSION.get() is not None:
+            return general  # dependencies of an including router must run: FastAPI's handler
         endpoint = self.endpoint
-        body_name, model, recorder_name = _signature(self.dependant, endpoint)
+        body_name, model, recorder_name = _signature(self)
+        provider = self.dependency_overrides_provider
 
         async def handle(request: Request) -> Response:
+            if getattr(provider, "dependency_overrides", None):  # a test replaced a dependency
+                return await general(request)
             recorder = await get_recorder(request, await bearer_credentials(request))
             try:
                 body = parse_body(model, request.headers.get("content-type"), await request.body())
@@ -50,21 +66,35 @@ class EstimateRoute(APIRoute):
         return handle
 
 
-def _signature(
-    dependant: Dependant, endpoint: Callable[..., Any]
-) -> tuple[str, type[BaseModel], str]:
-    """(body parameter, its model, recorder parameter); TypeError for any other signature, so an
-    endpoint that grows a parameter cannot have it silently ignored."""
+def _signature(route: APIRoute) -> tuple[str, type[BaseModel], str]:
+    """(body parameter, its model, recorder parameter); TypeError for any other endpoint, so one
+    that grows a parameter or an option cannot have it silently ignored."""
+    dependant, endpoint = route.dependant, route.endpoint
+    special = (
+        dependant.request_param_name,
+        dependant.websocket_param_name,
+        dependant.http_connection_param_name,
+        dependant.response_param_name,
+        dependant.background_tasks_param_name,
+        dependant.security_scopes_param_name,
+    )
     others = (
         dependant.path_params,
         dependant.query_params,
         dependant.header_params,
         dependant.cookie_params,
     )
+    strict = route.strict_content_type
+    returns = inspect.signature(endpoint, eval_str=True).return_annotation
     ok = (
         inspect.iscoroutinefunction(endpoint)
+        and isinstance(returns, type)
+        and issubclass(returns, Response)
+        and not any(special)
         and not any(others)
+        and (strict.value if isinstance(strict, DefaultPlaceholder) else strict) is True
         and len(dependant.body_params) == 1
+        and not getattr(dependant.body_params[0].field_info, "embed", False)
         and len(dependant.dependencies) == 1
         and dependant.dependencies[0].call is get_recorder
     )
@@ -76,33 +106,34 @@ def _signature(
             return field.name, model, recorder_name
     raise TypeError(
         f"{endpoint.__name__}: EstimateRoute serves `async def f(body: Model, recorder:"
-        " RecorderDep)` only; use a plain route for anything else"
+        " RecorderDep) -> Response` only; use a plain route for anything else"
     )
 
 
 def parse_body(model: type[BaseModel], content_type: str | None, raw: bytes) -> BaseModel:
-    """The body as FastAPI would parse it: JSON only when the content type says so, errors
-    located under `body`."""
+    """The body as FastAPI parses it: JSON only when the content type says so, errors located
+    under `body`, 400 for a body JSON cannot even be read (too deeply nested)."""
     if not raw:
         raise RequestValidationError(
             [{"type": "missing", "loc": ("body",), "msg": "Field required", "input": None}]
         )
     data: Any = raw
-    if _is_json(content_type):
+    if content_type and _is_json(content_type):
         try:
             data = json.loads(raw)
-        except ValueError as exc:  # JSONDecodeError, or bytes in no Unicode encoding
-            position = exc.pos if isinstance(exc, json.JSONDecodeError) else 0
+        except json.JSONDecodeError as exc:
             raise RequestValidationError(
                 [
                     {
                         "type": "json_invalid",
-                        "loc": ("body", position),
+                        "loc": ("body", exc.pos),
                         "msg": "JSON decode error",
                         "input": {},
                     }
                 ]
             ) from exc
+        except Exception as exc:  # RecursionError, bytes in no Unicode encoding
+            raise HTTPException(400, "There was an error parsing the body") from exc
     try:
         return model.model_validate(data, from_attributes=True)  # as FastAPI validates a body
     except ValidationError as exc:
@@ -111,9 +142,12 @@ def parse_body(model: type[BaseModel], content_type: str | None, raw: bytes) -> 
         ) from exc
 
 
-def _is_json(content_type: str | None) -> bool:
-    if not content_type:
+@lru_cache(maxsize=64)
+def _is_json(content_type: str) -> bool:
+    # Parsed as FastAPI parses it (so `application/a/b+json` is not JSON), once per distinct value.
+    message = email.message.Message()
+    message["content-type"] = content_type
+    if message.get_content_maintype() != "application":
         return False
-    media = content_type.split(";", 1)[0].strip().lower()
-    maintype, _, subtype = media.partition("/")
-    return maintype == "application" and (subtype == "json" or subtype.endswith("+json"))
+    subtype = message.get_content_subtype()
+    return subtype == "json" or subtype.endswith("+json")

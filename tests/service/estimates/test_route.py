@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Annotated, Any
 
 import pytest
-from fastapi import APIRouter, FastAPI, Query
+from fastapi import APIRouter, Body, Depends, FastAPI, HTTPException, Query, Request
+from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 
 from service.estimates import router as estimates
-from service.estimates.recording import RecorderDep
+from service.estimates.recording import RecorderDep, get_recorder
 from service.estimates.route import EstimateRoute
 from service.estimates.schemas import InferenceRequest, TrainingRequest
 from service.problems import install_problem_handlers
-from tests.service.conftest import client_for
+from tests.service.conftest import ADMIN_SECRET, client_for
 
 TRAINING = {"model": "gpt-3.5-turbo", "tokens": 1000, "n_epochs": 3, "as_of": "2024-06-01"}
 INFERENCE = {
@@ -34,6 +35,9 @@ BODIES = [
     (b"{}", JSON),
     (b'{"model": "a\\ud800"}', JSON),
     (b'{"model": 5}', JSON),
+    (b"[" * 100_000, JSON),  # deeper than the JSON parser goes: 400
+    (b'"\xff"', JSON),  # not UTF-8: 400
+    ("GOOD", "application/a/b+json"),  # not a JSON media type to FastAPI
     ("GOOD", None),
     ("GOOD", "text/plain"),
     ("GOOD", "application/vnd.finance+json; charset=utf-8"),
@@ -76,7 +80,8 @@ def test_route__answers_every_body_as_fastapis_handler(api, path, good, content,
         ours = estimator.post(f"/v1/estimates/{path}", content=raw, headers=headers)
         theirs = general.post(f"/v1/estimates/{path}", content=raw, headers=headers)
     assert _comparable(ours) == _comparable(theirs)
-    assert ours.status_code in (201, 422)
+    assert ours.status_code in (201, 400, 422)
+    assert ours.headers["content-type"].startswith(("application/json", "application/problem"))
 
 
 @pytest.mark.parametrize("path", ["training", "inference"])
@@ -112,12 +117,60 @@ def test_route__refuses_an_endpoint_whose_parameters_it_would_ignore():
 
     async def with_query(
         body: InferenceRequest, recorder: RecorderDep, dry_run: bool = Query(False)
-    ) -> None: ...
+    ) -> JSONResponse: ...
 
-    async def without_recorder(body: TrainingRequest) -> None: ...
+    async def with_request(
+        body: InferenceRequest, recorder: RecorderDep, request: Request
+    ) -> JSONResponse: ...
 
-    def not_async(body: TrainingRequest, recorder: RecorderDep) -> None: ...
+    async def embedded(
+        body: Annotated[InferenceRequest, Body(embed=True)], recorder: RecorderDep
+    ) -> JSONResponse: ...
 
-    for endpoint in (with_query, without_recorder, not_async):
+    async def returns_a_dict(body: InferenceRequest, recorder: RecorderDep) -> dict: ...
+
+    async def without_recorder(body: TrainingRequest) -> JSONResponse: ...
+
+    def not_async(body: TrainingRequest, recorder: RecorderDep) -> JSONResponse: ...
+
+    for endpoint in (
+        with_query,
+        with_request,
+        embedded,
+        returns_a_dict,
+        without_recorder,
+        not_async,
+    ):
         with pytest.raises(TypeError, match="EstimateRoute serves"):
             router.add_api_route("/x", endpoint, methods=["POST"])
+    with pytest.raises(TypeError, match="EstimateRoute serves"):
+        router.add_api_route("/x", estimates.inference, methods=["POST"], strict_content_type=False)
+
+
+def _teapot() -> None:
+    raise HTTPException(418, "a dependency ran")
+
+
+def test_route__an_including_routers_dependencies_run(api):
+    # include_router adds the router's dependencies to each route: the specialised handler
+    # would skip them, so FastAPI's runs.
+    router = APIRouter(route_class=EstimateRoute)
+    router.add_api_route("/guarded", estimates.inference, methods=["POST"], status_code=201)
+    app = FastAPI()
+    app.state = api.app.state
+    install_problem_handlers(app)
+    app.include_router(router, dependencies=[Depends(_teapot)])
+    with client_for(app, ADMIN_SECRET) as client:
+        assert client.post("/guarded", json=INFERENCE).status_code == 418
+
+
+def test_route__dependency_overrides_are_honoured(api):
+    async def refuse() -> None:
+        raise HTTPException(418, "overridden")
+
+    api.app.dependency_overrides[get_recorder] = refuse
+    try:
+        assert api.admin.post("/v1/estimates/inference", json=INFERENCE).status_code == 418
+    finally:
+        api.app.dependency_overrides.clear()
+    assert api.admin.post("/v1/estimates/inference", json=INFERENCE).status_code == 201

@@ -31,6 +31,7 @@ def test_healthz__answers_while_every_worker_thread_is_busy(api):
                 if client.portal.call(lambda: limiter.borrowed_tokens) == 1:
                     break
                 threading.Event().wait(0.01)
+            assert client.portal.call(lambda: limiter.borrowed_tokens) == 1  # all threads busy
             probe.start()
             probe.join(5)
             assert answers == [200], "GET /healthz waited for a worker thread"
