@@ -13,7 +13,7 @@ from service.auth.cache import KeyCache
 from service.auth.last_used import LastUsed
 from service.db import create_db_engine, migrate
 from service.estimates.group_commit import EstimateWriter
-from service.estimates.router import UPLOAD_PATH, add_json_estimate_routes
+from service.estimates.router import MULTIPART_ALLOWANCE, UPLOAD_PATH, add_json_estimate_routes
 from service.limits import RequestSizeLimit
 from service.problems import install_problem_handlers
 from service.settings import Settings
@@ -94,7 +94,10 @@ def create_app(settings: Settings, *, run_background: bool = True) -> FastAPI:
     migrate(engine)
     install_problem_handlers(app)
     app.add_middleware(
-        RequestSizeLimit, max_bytes=settings.max_request_bytes, exempt=frozenset({UPLOAD_PATH})
+        RequestSizeLimit,
+        max_bytes=settings.max_request_bytes,
+        # The file itself is held to max_upload_bytes as it is spooled; this bounds the rest.
+        per_path={UPLOAD_PATH: settings.max_upload_bytes + MULTIPART_ALLOWANCE},
     )
     add_json_estimate_routes(app.router)
     for router in _routers():

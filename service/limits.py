@@ -1,4 +1,5 @@
-"""The request body size limit: bodies are read into memory before they are validated.
+"""The request body size limit: bodies are read into memory (or, for uploads, onto disk) before
+they are validated.
 
 FastAPI's own max_body_size answers text/plain when the declared Content-Length is over the
 limit (it rewrites whatever response the app sends); this middleware keeps every error a
@@ -14,45 +15,70 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.problems import problem
 
+TITLE = HTTPStatus.REQUEST_ENTITY_TOO_LARGE.phrase
+# Methods none of our endpoints reads a body for.
+_BODILESS = frozenset({"GET", "HEAD", "DELETE", "OPTIONS"})
+
 
 class RequestSizeLimit:
-    def __init__(self, app: ASGIApp, *, max_bytes: int, exempt: frozenset[str]) -> None:
+    def __init__(self, app: ASGIApp, *, max_bytes: int, per_path: dict[str, int]) -> None:
         self.app = app
         self.max_bytes = max_bytes
-        self.exempt = exempt  # paths with a limit of their own
+        self.per_path = per_path  # paths (below the root path) with a limit of their own
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in self.exempt:
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        if _declared_length(scope) > self.max_bytes:
-            title = HTTPStatus.REQUEST_ENTITY_TOO_LARGE.phrase
-            await problem(413, title, self._detail())(scope, receive, send)
+        path = scope["path"].removeprefix(scope.get("root_path", ""))
+        limit = self.per_path.get(path, self.max_bytes)
+        declared = _declared_length(scope)
+        if declared is not None:
+            # The server delivers no more than a declared Content-Length: checked once, here.
+            if declared > limit:
+                await problem(413, TITLE, _detail(limit))(scope, receive, send)
+                return
+            await self.app(scope, receive, send)
             return
+        # No declared length (chunked): counted as it arrives.
         received = 0
+        started = False
+        reads_body = scope["method"] not in _BODILESS
 
         async def limited_receive() -> Message:
             nonlocal received
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
+                if received > limit:
+                    if started or not reads_body:
+                        # Only a streaming response's disconnect watch reads here (it may do so
+                        # before the response starts): a client still sending past the limit
+                        # is treated as gone, which ends the response.
+                        return {"type": "http.disconnect"}
                     # An HTTPException: FastAPI passes those on from a body read, and the
-                    # problem handlers answer it like any other.
-                    raise HTTPException(413, self._detail())
+                    # problem handlers answer it like any other error.
+                    raise HTTPException(413, _detail(limit))
             return message
 
-        await self.app(scope, limited_receive, send)
+        async def watched_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
 
-    def _detail(self) -> str:
-        return f"request bodies are limited to {self.max_bytes:,} bytes"
+        await self.app(scope, limited_receive, watched_send)
 
 
-def _declared_length(scope: Scope) -> int:
+def _detail(limit: int) -> str:
+    return f"request bodies to this endpoint are limited to {limit:,} bytes"
+
+
+def _declared_length(scope: Scope) -> int | None:
     for name, value in scope["headers"]:
         if name == b"content-length":
             try:
                 return int(value)
             except ValueError:
-                return 0  # the server refuses a malformed Content-Length before we see it
-    return 0
+                return None  # servers refuse a malformed Content-Length before the app runs
+    return None

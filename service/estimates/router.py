@@ -32,8 +32,9 @@ from service.settings import Settings
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["estimates"])
 CHUNK = 1024 * 1024
-# Exempt from the app's request size limit: held to settings.max_upload_bytes as it is spooled.
 UPLOAD_PATH = "/v1/estimates/training/file"
+# What a multipart upload may carry besides the file (boundaries, part headers, form fields).
+MULTIPART_ALLOWANCE = 1024 * 1024
 # Up to this many per-example token lengths a training estimate is priced in the event loop.
 CHEAP_TOKEN_LENGTHS = 1_000
 
