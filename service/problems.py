@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pricing import errors as pe
@@ -88,6 +89,22 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         response = problem(exc.status_code, _phrase(exc.status_code), str(exc.detail))
         response.headers.update(exc.headers or {})  # e.g. Allow on a 405
+        return response
+
+    @app.exception_handler(OperationalError)
+    async def _database_unavailable(request: Request, exc: OperationalError) -> JSONResponse:
+        # Connection refused or lost, SQLite busy past its timeout: the request may succeed
+        # if retried, so 503 with Retry-After, not 500. The driver's message (which may name
+        # the host) is logged, not sent.
+        log.warning(
+            "database unavailable on %s %s: %s",
+            request.method,
+            request.url.path,
+            type(exc.orig).__name__,
+            exc_info=exc,
+        )
+        response = problem(503, "Database unavailable", "the database is unreachable or busy")
+        response.headers["Retry-After"] = "5"
         return response
 
     @app.exception_handler(Exception)

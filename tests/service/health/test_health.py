@@ -2,7 +2,7 @@ import threading
 
 import anyio.to_thread
 
-from tests.service.conftest import client_for
+from tests.service.conftest import ADMIN_SECRET, client_for
 
 
 def test_healthz__no_auth_needed(api):
@@ -72,3 +72,17 @@ def test_openapi__documents_every_endpoint(api):
     ]:
         assert path in doc["paths"], path
     assert api.anon.get("/docs").status_code == 200
+
+
+def test_database_down__requests_get_503_problem_with_retry_after(api):
+    from sqlalchemy import create_engine
+
+    api.app.state.engine.dispose()
+    api.app.state.engine = create_engine("postgresql+psycopg://nobody@127.0.0.1:1/none")
+    api.app.state.key_cache.forget(ADMIN_SECRET)
+    r = api.admin.get("/v1/estimates")
+    assert r.status_code == 503
+    assert r.headers["content-type"].startswith("application/problem+json")
+    assert r.headers["retry-after"] == "5"
+    assert "127.0.0.1" not in r.text
+    assert api.anon.get("/healthz").status_code == 200  # the process itself is fine
