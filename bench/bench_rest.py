@@ -3,7 +3,8 @@
 Starts `ratecard serve` (uvicorn, one process) on a loopback port with a fresh SQLite database (or
 --database-url), then drives each endpoint with concurrent keep-alive clients for a fixed time,
 in interleaved rounds. Target: the estimate endpoint reaches at least 70% of the trivial
-endpoint's requests/s.
+endpoint's (`GET /healthz`, an `async def` returning a constant) requests/s. For scale it also
+drives an authenticated read of one stored estimate.
 
 The load comes from aiohttp, which needs about a tenth of httpx's CPU per request: with httpx the
 client, not the server, was the limit for the trivial endpoint (about 500 req/s here), which made
