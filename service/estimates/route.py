@@ -52,9 +52,10 @@ class EstimateRoute(APIRoute):
             if getattr(provider, "dependency_overrides", None):  # a test replaced a dependency
                 return await general(request)
             recorder = await get_recorder(request, await bearer_credentials(request))
+            raw = await read_body(request)
             try:
-                body = parse_body(model, request.headers.get("content-type"), await request.body())
-            except RequestValidationError:
+                body = parse_body(model, request.headers.get("content-type"), raw)
+            except (RequestValidationError, HTTPException):
                 # The key may have come from the cache and been revoked since on another
                 # replica: a revoked key gets 401, whatever its body (a valid body would be
                 # refused when its row is stored).
@@ -64,6 +65,16 @@ class EstimateRoute(APIRoute):
             return response
 
         return handle
+
+
+def _plain_required(field_info: Any) -> bool:
+    # No embedding, validators or constraints beside the model's own (parse_body validates the
+    # model alone), and no default for an empty body.
+    return (
+        not getattr(field_info, "embed", False)
+        and not field_info.metadata
+        and field_info.is_required()
+    )
 
 
 def _signature(route: APIRoute) -> tuple[str, type[BaseModel], str]:
@@ -94,7 +105,7 @@ def _signature(route: APIRoute) -> tuple[str, type[BaseModel], str]:
         and not any(others)
         and (strict.value if isinstance(strict, DefaultPlaceholder) else strict) is True
         and len(dependant.body_params) == 1
-        and not getattr(dependant.body_params[0].field_info, "embed", False)
+        and _plain_required(dependant.body_params[0].field_info)
         and len(dependant.dependencies) == 1
         and dependant.dependencies[0].call is get_recorder
     )
@@ -108,6 +119,16 @@ def _signature(route: APIRoute) -> tuple[str, type[BaseModel], str]:
         f"{endpoint.__name__}: EstimateRoute serves `async def f(body: Model, recorder:"
         " RecorderDep) -> Response` only; use a plain route for anything else"
     )
+
+
+async def read_body(request: Request) -> bytes:
+    """The raw body; as FastAPI does, a read that fails (the client went away mid-body) is 400."""
+    try:
+        return await request.body()
+    except HTTPException:
+        raise  # the request size limit's 413
+    except Exception as exc:
+        raise HTTPException(400, "There was an error parsing the body") from exc
 
 
 def parse_body(model: type[BaseModel], content_type: str | None, raw: bytes) -> BaseModel:

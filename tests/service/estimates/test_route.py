@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Annotated, Any
 
@@ -9,6 +10,7 @@ import pytest
 from fastapi import APIRouter, Body, Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
+from pydantic import AfterValidator
 
 from service.estimates import router as estimates
 from service.estimates.recording import RecorderDep, get_recorder
@@ -129,6 +131,14 @@ def test_route__refuses_an_endpoint_whose_parameters_it_would_ignore():
 
     async def returns_a_dict(body: InferenceRequest, recorder: RecorderDep) -> dict: ...
 
+    async def with_validator(
+        body: Annotated[InferenceRequest, AfterValidator(lambda b: b)], recorder: RecorderDep
+    ) -> JSONResponse: ...
+
+    async def optional_body(
+        recorder: RecorderDep, body: InferenceRequest = Body(None)
+    ) -> JSONResponse: ...
+
     async def without_recorder(body: TrainingRequest) -> JSONResponse: ...
 
     def not_async(body: TrainingRequest, recorder: RecorderDep) -> JSONResponse: ...
@@ -138,6 +148,8 @@ def test_route__refuses_an_endpoint_whose_parameters_it_would_ignore():
         with_request,
         embedded,
         returns_a_dict,
+        with_validator,
+        optional_body,
         without_recorder,
         not_async,
     ):
@@ -174,3 +186,49 @@ def test_route__dependency_overrides_are_honoured(api):
     finally:
         api.app.dependency_overrides.clear()
     assert api.admin.post("/v1/estimates/inference", json=INFERENCE).status_code == 201
+
+
+def _disconnecting_post(app: FastAPI, secret: str) -> tuple[int, dict]:
+    """A client that sends half a body and goes away."""
+    messages = [
+        {"type": "http.request", "body": b'{"model": "gpt', "more_body": True},
+        {"type": "http.disconnect"},
+    ]
+    sent: list[dict] = []
+
+    async def receive() -> dict:
+        return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/v1/estimates/inference",
+        "raw_path": b"/v1/estimates/inference",
+        "root_path": "",
+        "query_string": b"",
+        "headers": [
+            (b"host", b"test"),
+            (b"authorization", f"Bearer {secret}".encode()),
+            (b"content-type", b"application/json"),
+            (b"transfer-encoding", b"chunked"),
+        ],
+        "client": ("127.0.0.1", 1),
+        "server": ("127.0.0.1", 80),
+    }
+    asyncio.run(app(scope, receive, send))
+    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    return sent[0]["status"], json.loads(body)
+
+
+def test_route__a_client_gone_mid_body_is_400_as_fastapis_handler(api, caplog):
+    ours = _disconnecting_post(api.app, ADMIN_SECRET)
+    theirs = _disconnecting_post(_reference_app(api.app), ADMIN_SECRET)
+    assert ours == theirs
+    assert ours[0] == 400
+    assert "unhandled error" not in caplog.text
