@@ -27,23 +27,20 @@ class RequestSizeLimit:
         self.per_path = per_path  # paths (below the root path) with a limit of their own
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or scope["method"] in _BODILESS:
+            # Nothing reads these bodies into memory: a streaming response's disconnect watch
+            # discards what it receives.
             await self.app(scope, receive, send)
             return
         path = scope["path"].removeprefix(scope.get("root_path", ""))
         limit = self.per_path.get(path, self.max_bytes)
         declared = _declared_length(scope)
-        if declared is not None:
-            # The server delivers no more than a declared Content-Length: checked once, here.
-            if declared > limit:
-                await problem(413, TITLE, _detail(limit))(scope, receive, send)
-                return
-            await self.app(scope, receive, send)
+        if declared is not None and declared > limit:
+            await problem(413, TITLE, _detail(limit))(scope, receive, send)
             return
-        # No declared length (chunked): counted as it arrives.
+        # Counted as it arrives too: a chunked body declares nothing, and a server that reads a
+        # chunked body despite a Content-Length (h11) delivers more than was declared.
         received = 0
-        started = False
-        reads_body = scope["method"] not in _BODILESS
 
         async def limited_receive() -> Message:
             nonlocal received
@@ -51,23 +48,12 @@ class RequestSizeLimit:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
-                    if started or not reads_body:
-                        # Only a streaming response's disconnect watch reads here (it may do so
-                        # before the response starts): a client still sending past the limit
-                        # is treated as gone, which ends the response.
-                        return {"type": "http.disconnect"}
                     # An HTTPException: FastAPI passes those on from a body read, and the
                     # problem handlers answer it like any other error.
                     raise HTTPException(413, _detail(limit))
             return message
 
-        async def watched_send(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
-        await self.app(scope, limited_receive, watched_send)
+        await self.app(scope, limited_receive, send)
 
 
 def _detail(limit: int) -> str:
@@ -75,6 +61,9 @@ def _detail(limit: int) -> str:
 
 
 def _declared_length(scope: Scope) -> int | None:
+    for name, _ in scope["headers"]:
+        if name == b"transfer-encoding":
+            return None  # the chunked framing, not Content-Length, says how long the body is
     for name, value in scope["headers"]:
         if name == b"content-length":
             try:
