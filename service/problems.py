@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 from http import HTTPStatus
 from typing import Any
 
+import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pricing import errors as pe
@@ -64,6 +67,38 @@ def _phrase(status: int) -> str:
         return "Error"
 
 
+# PostgreSQL SQLSTATEs that say "try again": connection exceptions (08), insufficient resources
+# (53), operator intervention such as a shutdown (57P), serialization failure and deadlock,
+# lock not available.
+_TRANSIENT_SQLSTATE_CLASSES = ("08", "53", "57P")
+_TRANSIENT_SQLSTATES = {"40001", "40P01", "55P03"}
+# SQLite's words for a database another writer holds or a file it cannot open right now.
+_TRANSIENT_SQLITE = ("database is locked", "database table is locked", "unable to open database")
+
+
+def is_transient(exc: Exception) -> bool:
+    """A database error a retry may not meet: unreachable, restarting, busy, out of connections.
+    Anything else (a missing table, bad SQL, a constraint) is a defect, answered 500."""
+    if isinstance(exc, PoolTimeout):
+        return True
+    if not isinstance(exc, DBAPIError):
+        return False
+    if exc.connection_invalidated:
+        return True
+    orig = exc.orig
+    sqlstate = getattr(orig, "sqlstate", None)
+    if isinstance(orig, psycopg.Error):
+        # No SQLSTATE: the server never answered (refused, unreachable, dropped).
+        return (
+            sqlstate is None
+            or sqlstate.startswith(_TRANSIENT_SQLSTATE_CLASSES)
+            or sqlstate in _TRANSIENT_SQLSTATES
+        )
+    if isinstance(orig, sqlite3.OperationalError):
+        return str(orig).startswith(_TRANSIENT_SQLITE)
+    return False
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(ServiceError)
     async def _service_error(_: Request, exc: ServiceError) -> JSONResponse:
@@ -91,16 +126,18 @@ def install_problem_handlers(app: FastAPI) -> None:
         response.headers.update(exc.headers or {})  # e.g. Allow on a 405
         return response
 
-    @app.exception_handler(OperationalError)
-    async def _database_unavailable(request: Request, exc: OperationalError) -> JSONResponse:
-        # Connection refused or lost, SQLite busy past its timeout: the request may succeed
-        # if retried, so 503 with Retry-After, not 500. The driver's message (which may name
-        # the host) is logged, not sent.
+    @app.exception_handler(DBAPIError)
+    @app.exception_handler(PoolTimeout)
+    async def _database_error(request: Request, exc: Exception) -> JSONResponse:
+        if not is_transient(exc):
+            return await _unexpected(request, exc)
+        # The request may succeed if retried: 503 with Retry-After, not 500. The driver's
+        # message (which may name the host) is logged, not sent.
         log.warning(
             "database unavailable on %s %s: %s",
             request.method,
             request.url.path,
-            type(exc.orig).__name__,
+            type(getattr(exc, "orig", exc)).__name__,
             exc_info=exc,
         )
         response = problem(503, "Database unavailable", "the database is unreachable or busy")

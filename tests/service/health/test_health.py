@@ -86,3 +86,14 @@ def test_database_down__requests_get_503_problem_with_retry_after(api):
     assert r.headers["retry-after"] == "5"
     assert "127.0.0.1" not in r.text
     assert api.anon.get("/healthz").status_code == 200  # the process itself is fine
+
+
+def test_database_error__a_defect_is_500_not_a_retryable_503(api, caplog):
+    from sqlalchemy import text
+
+    with api.app.state.engine.begin() as connection:
+        connection.execute(text("DROP TABLE estimates"))
+    r = api.admin.get("/v1/estimates")
+    assert r.status_code == 500
+    assert "retry-after" not in r.headers
+    assert "unhandled error" in caplog.text
