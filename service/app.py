@@ -11,7 +11,7 @@ from fastapi import FastAPI
 
 from service.auth.cache import KeyCache
 from service.auth.last_used import LastUsed
-from service.db import create_db_engine, migrate
+from service.db import ConnectionGate, create_db_engine, migrate
 from service.estimates.group_commit import EstimateWriter
 from service.estimates.router import MULTIPART_ALLOWANCE, UPLOAD_PATH, add_json_estimate_routes
 from service.limits import RequestSizeLimit
@@ -56,7 +56,7 @@ def _background_factories() -> list[BackgroundFactory]:
 
 
 def create_app(settings: Settings, *, run_background: bool = True) -> FastAPI:
-    engine = create_db_engine(settings.database_url)
+    engine = create_db_engine(settings.database_url, connections=settings.db_connections)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -88,6 +88,7 @@ def create_app(settings: Settings, *, run_background: bool = True) -> FastAPI:
     )
     app.state.settings = settings
     app.state.engine = engine
+    app.state.connection_gate = ConnectionGate(engine)
     app.state.key_cache = KeyCache()
     app.state.last_used = LastUsed()
     app.state.estimate_writer = EstimateWriter(engine)

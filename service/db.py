@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import weakref
@@ -15,6 +16,7 @@ from alembic.config import Config
 from pydantic_core import to_json
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.pool import QueuePool
 from sqlmodel import Session, create_engine
 
 log = logging.getLogger(__name__)
@@ -26,15 +28,17 @@ def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
 
 
-def create_db_engine(url: str) -> Engine:
+def create_db_engine(url: str, *, connections: int | None = None) -> Engine:
+    """`connections`: the most this process opens (default 50 on SQLite, 20 on PostgreSQL,
+    where every replica's count adds up against the server's max_connections)."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        # Sized for uvicorn's 40 request threads plus the watcher and dispatcher threads.
+        total = connections or 50
         engine = create_engine(
             url,
             connect_args={"check_same_thread": False, "timeout": 30},
-            pool_size=20,
-            max_overflow=30,
+            pool_size=total // 2,
+            max_overflow=total - total // 2,
             json_serializer=_json_text,
         )
 
@@ -49,9 +53,54 @@ def create_db_engine(url: str) -> Engine:
             cursor.close()
 
         return engine
+    total = connections or 20
     return create_engine(
-        url, pool_pre_ping=True, pool_size=10, max_overflow=10, json_serializer=_json_text
+        url,
+        pool_pre_ping=True,
+        pool_size=total // 2,
+        max_overflow=total - total // 2,
+        json_serializer=_json_text,
     )
+
+
+# Connections kept beside the gated requests for work that checks one out, uses it and gives it
+# back within one thread call (group commit, key checks, last_used, background threads).
+RESERVED_CONNECTIONS = 4
+
+
+class ConnectionGate:
+    """Admits a bounded number of requests at a time to hold a database connection.
+
+    A request's session keeps its connection across several threadpool calls (key check,
+    endpoint, commit) and needs a free thread for each. Unbounded, more requests than the pool
+    has connections would each take a thread to wait for a connection, while the requests
+    holding all connections wait for a thread: nothing moves until the pool timeout (seen on
+    PostgreSQL at 64 concurrent reads). Waiting here, in the event loop and before any
+    connection is taken, costs no thread. A slot allows for two connections (SQLite writes take
+    a second one), so the pool is never exhausted by admitted requests.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        pool = engine.pool
+        size = pool.size() if isinstance(pool, QueuePool) else 1
+        capacity = size + max(getattr(pool, "_max_overflow", 0), 0)
+        self.slots = max(1, (capacity - RESERVED_CONNECTIONS) // 2)
+        self._semaphores: weakref.WeakKeyDictionary[
+            asyncio.AbstractEventLoop, asyncio.Semaphore
+        ] = weakref.WeakKeyDictionary()  # per event loop: tests run several
+
+    def _semaphore(self) -> asyncio.Semaphore:
+        loop = asyncio.get_running_loop()
+        semaphore = self._semaphores.get(loop)
+        if semaphore is None:
+            semaphore = self._semaphores[loop] = asyncio.Semaphore(self.slots)
+        return semaphore
+
+    async def __aenter__(self) -> None:
+        await self._semaphore().acquire()
+
+    async def __aexit__(self, *_exc: object) -> None:
+        self._semaphore().release()
 
 
 def _json_text(value: Any) -> str:

@@ -15,7 +15,7 @@ from sqlmodel import Session
 from service.auth.cache import KeyCache
 from service.auth.last_used import LastUsed
 from service.auth.service import Principal, authenticate
-from service.db import session_scope
+from service.db import ConnectionGate, session_scope
 from service.errors import Forbidden, NotAuthenticated
 from service.settings import Settings
 
@@ -34,19 +34,24 @@ async def get_engine(request: Request) -> Engine:
     return engine
 
 
-async def get_session(engine: Annotated[Engine, Depends(get_engine)]) -> AsyncIterator[Session]:
+async def get_session(
+    request: Request, engine: Annotated[Engine, Depends(get_engine)]
+) -> AsyncIterator[Session]:
     """One session and transaction per request, committed before the response is sent.
 
     Opening a session does no I/O (it connects on first use, in the threadpool); commit and
-    rollback do, so they run in the threadpool too.
+    rollback do, so they run in the threadpool too. The request waits for a slot of the
+    connection gate first (service.db.ConnectionGate).
     """
-    session = Session(engine, expire_on_commit=False)
-    try:
-        yield session
-    except BaseException:
-        await run_in_threadpool(session.close)  # closing rolls back
-        raise
-    await run_in_threadpool(_commit_and_close, session)
+    gate: ConnectionGate = request.app.state.connection_gate
+    async with gate:
+        session = Session(engine, expire_on_commit=False)
+        try:
+            yield session
+        except BaseException:
+            await run_in_threadpool(session.close)  # closing rolls back
+            raise
+        await run_in_threadpool(_commit_and_close, session)
 
 
 def _commit_and_close(session: Session) -> None:

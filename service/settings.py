@@ -15,6 +15,12 @@ class Settings(BaseSettings):
         "sqlite:///./ratecard.db",
         description="SQLAlchemy URL; postgresql+psycopg://... for production",
     )
+    db_connections: int | None = Field(
+        None,
+        ge=8,
+        description="most database connections one process opens (default 50 on SQLite, 20 on "
+        "PostgreSQL; replicas add up against the server's max_connections)",
+    )
     admin_api_key: SecretStr | None = Field(
         None, description="admin key to create on first start instead of a random one"
     )

@@ -3,17 +3,18 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Generator
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, File, Form, Query, UploadFile
+from fastapi import APIRouter, File, Form, Query, Request, UploadFile
+from fastapi.concurrency import iterate_in_threadpool, run_in_threadpool
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel
 
 from pricing.money import format_usd
-from service.db import session_scope
+from service.db import ConnectionGate, session_scope
 from service.deps import EngineDep, EstimateKey, ReadKey, SessionDep, SettingsDep
 from service.errors import InvalidInput, PayloadTooLarge
 from service.estimates import service
@@ -199,6 +200,7 @@ def list_estimates(
     responses={200: {"content": {"text/csv": {}}}},
 )
 def estimates_csv(
+    request: Request,
     engine: EngineDep,
     _: ReadKey,
     kind: Kind | None = None,
@@ -207,7 +209,7 @@ def estimates_csv(
     created_from: date | None = None,
     created_to: date | None = None,
 ) -> StreamingResponse:
-    def rows() -> Iterator[str]:
+    def rows() -> Generator[str]:
         # Its own session: the request's is committed and closed before the body streams.
         with session_scope(engine) as session:
             yield from service.estimates_csv(
@@ -220,10 +222,20 @@ def estimates_csv(
             )
 
     return StreamingResponse(
-        rows(),
+        gated(rows(), request.app.state.connection_gate),
         media_type="text/csv",
         headers={"Content-Disposition": 'attachment; filename="estimates.csv"'},
     )
+
+
+async def gated(rows: Generator[str], gate: ConnectionGate) -> AsyncIterator[str]:
+    """A sync stream that holds a connection across threadpool calls, inside the gate."""
+    async with gate:
+        try:
+            async for chunk in iterate_in_threadpool(rows):
+                yield chunk
+        finally:
+            await run_in_threadpool(rows.close)  # a client gone mid-stream: release the session
 
 
 @router.get(
