@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -34,14 +36,25 @@ def client_for(app: FastAPI, secret: str | None) -> httpx.Client:
     return TestClient(app, headers=headers, raise_server_exceptions=False)
 
 
+def build_app(
+    database_url: str, tmp_path: Path, *, admin_key: bool = True, **overrides: Any
+) -> FastAPI:
+    """The app on a test database, without background services; with the admin key unless
+    another replica on the same database made it."""
+    settings: dict[str, Any] = {"upload_dir": tmp_path / "uploads", "run_watcher": False}
+    app = create_app(
+        get_settings(database_url=database_url, **{**settings, **overrides}),
+        run_background=False,
+    )
+    if admin_key:
+        with session_scope(app.state.engine) as session:
+            create_key(session, name="admin", scopes=["admin"], secret=ADMIN_SECRET)
+    return app
+
+
 @pytest.fixture
 def api(database_url: str, tmp_path) -> Iterator[Api]:
-    settings = get_settings(
-        database_url=database_url, upload_dir=tmp_path / "uploads", run_watcher=False
-    )
-    app = create_app(settings, run_background=False)
-    with session_scope(app.state.engine) as session:
-        create_key(session, name="admin", scopes=["admin"], secret=ADMIN_SECRET)
+    app = build_app(database_url, tmp_path)
     admin = client_for(app, ADMIN_SECRET)
     anon = client_for(app, None)
     with admin, anon:

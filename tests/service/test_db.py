@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any
 
 from fastapi import FastAPI
 
-from service.app import create_app
 from service.auth.service import create_key
 from service.db import ConnectionGate, create_db_engine, session_scope
-from service.settings import get_settings
+from tests.service.asgi import bearer, call, http_scope, json_body
+from tests.service.conftest import build_app
 
 INFERENCE = {
     "model": "gpt-4o-mini",
@@ -22,56 +21,14 @@ INFERENCE = {
 
 async def _request(app: FastAPI, secret: str, method: str, path: str) -> tuple[int, bytes]:
     body = json.dumps(INFERENCE).encode() if method == "POST" else b""
-    sent: list[dict[str, Any]] = []
-    unread = [{"type": "http.request", "body": body, "more_body": False}]
-    answered = asyncio.Event()
-
-    async def receive() -> dict[str, Any]:
-        if unread:
-            return unread.pop()
-        await answered.wait()  # as a server does: nothing more until the client goes away
-        return {"type": "http.disconnect"}
-
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
-        if message["type"] == "http.response.body" and not message.get("more_body"):
-            answered.set()
-
-    path, _, query = path.partition("?")
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": method,
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "root_path": "",
-        "query_string": query.encode(),
-        "headers": [
-            (b"host", b"test"),
-            (b"authorization", f"Bearer {secret}".encode()),
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(body)).encode()),
-        ],
-        "client": ("127.0.0.1", 1),
-        "server": ("127.0.0.1", 80),
-    }
-    await app(scope, receive, send)
-    return sent[0]["status"], b"".join(m.get("body", b"") for m in sent[1:])
+    return await call(app, http_scope(method, path, [bearer(secret), *json_body(body)]), [body])
 
 
 def test_gate__many_more_concurrent_requests_than_connections_all_finish(database_url, tmp_path):
     # Ungated, 128 concurrent reads on 8 connections deadlocked: the requests holding every
     # connection waited for a worker thread, and every worker thread waited for a connection,
     # until the 30 s pool timeout failed them.
-    settings = get_settings(
-        database_url=database_url,
-        upload_dir=tmp_path / "uploads",
-        run_watcher=False,
-        db_connections=8,
-    )
-    app = create_app(settings, run_background=False)
+    app = build_app(database_url, tmp_path, db_connections=8)
     assert app.state.connection_gate.slots == 2
     with session_scope(app.state.engine) as session:
         _, secret = create_key(session, name="finance", scopes=["read", "estimate"])

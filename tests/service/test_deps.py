@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import create_engine, text
 
+from tests.service.asgi import bearer, call, http_scope, json_body
 from tests.service.conftest import ADMIN_SECRET, Api
 
 BODY = {
@@ -19,44 +20,8 @@ BODY = {
 
 
 def _call(app: Any, path: str, body: bytes, on_response: Callable[[], None]) -> int:
-    headers = [
-        (b"host", b"testserver"),
-        (b"authorization", f"Bearer {ADMIN_SECRET}".encode()),
-        (b"content-type", b"application/json"),
-        (b"content-length", str(len(body)).encode()),
-    ]
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": b"",
-        "root_path": "",
-        "headers": headers,
-        "client": ("127.0.0.1", 1),
-        "server": ("testserver", 80),
-    }
-    status = 0
-    delivered = False
-
-    async def receive() -> dict[str, Any]:
-        nonlocal delivered
-        if not delivered:
-            delivered = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        await asyncio.sleep(3600)
-        return {"type": "http.disconnect"}
-
-    async def send(message: dict[str, Any]) -> None:
-        nonlocal status
-        if message["type"] == "http.response.start":
-            status = message["status"]
-            on_response()
-
-    asyncio.run(app(scope, receive, send))
+    scope = http_scope("POST", path, [bearer(ADMIN_SECRET), *json_body(body)])
+    status, _ = asyncio.run(call(app, scope, [body], on_response_start=on_response))
     return status
 
 

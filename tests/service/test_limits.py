@@ -11,6 +11,7 @@ from fastapi import FastAPI, Request
 
 from service.limits import RequestSizeLimit
 from service.problems import install_problem_handlers
+from tests.service.asgi import call, http_scope
 
 LIMIT = 4096
 
@@ -43,35 +44,9 @@ def _call(
     headers: list[tuple[bytes, bytes]],
     root_path: str = "",
 ) -> tuple[int, dict[str, Any]]:
-    messages: list[dict[str, Any]] = [
-        {"type": "http.request", "body": chunk, "more_body": i < len(chunks) - 1}
-        for i, chunk in enumerate(chunks)
-    ]
-    sent: list[dict[str, Any]] = []
-
-    async def receive() -> dict[str, Any]:
-        return messages.pop(0) if messages else {"type": "http.disconnect"}
-
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
-
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": method,
-        "scheme": "http",
-        "path": root_path + path,
-        "raw_path": (root_path + path).encode(),
-        "root_path": root_path,
-        "query_string": b"",
-        "headers": [(b"host", b"test"), *headers],
-        "client": ("127.0.0.1", 1),
-        "server": ("127.0.0.1", 80),
-    }
-    asyncio.run(_app()(scope, receive, send))
-    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
-    return sent[0]["status"], json.loads(body)
+    scope = http_scope(method, path, headers, root_path=root_path)
+    status, body = asyncio.run(call(_app(), scope, chunks or [b""]))
+    return status, json.loads(body)
 
 
 def _length(n: int) -> tuple[bytes, bytes]:

@@ -250,21 +250,9 @@ def test_estimates__a_revoked_key_without_the_scope_is_401_not_403(api):
 
 @pytest.fixture
 def small_limit_api(database_url, tmp_path):
-    from service.app import create_app
-    from service.auth.service import create_key as make_key
-    from service.db import session_scope
-    from service.settings import get_settings
-    from tests.service.conftest import ADMIN_SECRET, client_for
+    from tests.service.conftest import ADMIN_SECRET, build_app, client_for
 
-    settings = get_settings(
-        database_url=database_url,
-        upload_dir=tmp_path / "uploads",
-        run_watcher=False,
-        max_request_bytes=4096,
-    )
-    app = create_app(settings, run_background=False)
-    with session_scope(app.state.engine) as session:
-        make_key(session, name="admin", scopes=["admin"], secret=ADMIN_SECRET)
+    app = build_app(database_url, tmp_path, max_request_bytes=4096)
     with client_for(app, ADMIN_SECRET) as admin:
         yield admin
 

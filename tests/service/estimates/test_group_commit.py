@@ -18,10 +18,8 @@ import pytest
 from sqlalchemy import create_engine, event, func, select, text
 from sqlalchemy.engine import Engine
 
-from service.app import create_app
 from service.estimates.models import EstimateRecord
-from service.settings import get_settings
-from tests.service.conftest import ADMIN_SECRET, Api, client_for
+from tests.service.conftest import ADMIN_SECRET, Api, build_app, client_for
 from tests.service.prices.test_publishing import RELEASE
 
 TRAINING = "/v1/estimates/training"
@@ -52,14 +50,7 @@ def estimate_count(engine: Engine) -> int:
 @contextmanager
 def replica_b(database_url: str, tmp_path: Path) -> Iterator[httpx.Client]:
     """An admin client of a second replica on the same database."""
-    app = create_app(
-        get_settings(
-            database_url=database_url,
-            upload_dir=tmp_path / "replica-b",
-            run_watcher=False,
-        ),
-        run_background=False,
-    )
+    app = build_app(database_url, tmp_path, admin_key=False, upload_dir=tmp_path / "replica-b")
     try:
         with client_for(app, ADMIN_SECRET) as admin:
             yield admin

@@ -17,6 +17,7 @@ from service.estimates.recording import RecorderDep, get_recorder
 from service.estimates.route import EstimateRoute
 from service.estimates.schemas import InferenceRequest, TrainingRequest
 from service.problems import install_problem_handlers
+from tests.service.asgi import bearer, call, http_scope
 from tests.service.conftest import ADMIN_SECRET, client_for
 
 TRAINING = {"model": "gpt-3.5-turbo", "tokens": 1000, "n_epochs": 3, "as_of": "2024-06-01"}
@@ -190,40 +191,10 @@ def test_route__dependency_overrides_are_honoured(api):
 
 def _disconnecting_post(app: FastAPI, secret: str) -> tuple[int, dict]:
     """A client that sends half a body and goes away."""
-    messages = [
-        {"type": "http.request", "body": b'{"model": "gpt', "more_body": True},
-        {"type": "http.disconnect"},
-    ]
-    sent: list[dict] = []
-
-    async def receive() -> dict:
-        return messages.pop(0) if messages else {"type": "http.disconnect"}
-
-    async def send(message: dict) -> None:
-        sent.append(message)
-
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": "/v1/estimates/inference",
-        "raw_path": b"/v1/estimates/inference",
-        "root_path": "",
-        "query_string": b"",
-        "headers": [
-            (b"host", b"test"),
-            (b"authorization", f"Bearer {secret}".encode()),
-            (b"content-type", b"application/json"),
-            (b"transfer-encoding", b"chunked"),
-        ],
-        "client": ("127.0.0.1", 1),
-        "server": ("127.0.0.1", 80),
-    }
-    asyncio.run(app(scope, receive, send))
-    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
-    return sent[0]["status"], json.loads(body)
+    headers = [bearer(secret), (b"content-type", JSON.encode()), (b"transfer-encoding", b"chunked")]
+    scope = http_scope("POST", "/v1/estimates/inference", headers)
+    status, body = asyncio.run(call(app, scope, [b'{"model": "gpt'], client_leaves_mid_body=True))
+    return status, json.loads(body)
 
 
 def test_route__a_client_gone_mid_body_is_400_as_fastapis_handler(api, caplog):
