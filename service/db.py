@@ -33,13 +33,11 @@ def create_db_engine(url: str, *, connections: int | None = None) -> Engine:
     where every replica's count adds up against the server's max_connections)."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        total = connections or 50
         engine = create_engine(
             url,
             connect_args={"check_same_thread": False, "timeout": 30},
-            pool_size=total // 2,
-            max_overflow=total - total // 2,
             json_serializer=_json_text,
+            **_pool(connections or 50),
         )
 
         @event.listens_for(engine, "connect")
@@ -53,14 +51,14 @@ def create_db_engine(url: str, *, connections: int | None = None) -> Engine:
             cursor.close()
 
         return engine
-    total = connections or 20
     return create_engine(
-        url,
-        pool_pre_ping=True,
-        pool_size=total // 2,
-        max_overflow=total - total // 2,
-        json_serializer=_json_text,
+        url, pool_pre_ping=True, json_serializer=_json_text, **_pool(connections or 20)
     )
+
+
+def _pool(connections: int) -> dict[str, int]:
+    # Half kept open, half opened on demand and closed again.
+    return {"pool_size": connections // 2, "max_overflow": connections - connections // 2}
 
 
 # Connections kept beside the gated requests for work that checks one out, uses it and gives it

@@ -8,14 +8,11 @@ problem response.
 
 from __future__ import annotations
 
-from http import HTTPStatus
-
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from service.problems import problem
+from service.problems import problem, status_phrase
 
-TITLE = HTTPStatus.REQUEST_ENTITY_TOO_LARGE.phrase
 # Methods none of our endpoints reads a body for.
 _BODILESS = frozenset({"GET", "HEAD", "DELETE", "OPTIONS"})
 
@@ -36,7 +33,7 @@ class RequestSizeLimit:
         limit = self.per_path.get(path, self.max_bytes)
         declared = _declared_length(scope)
         if declared is not None and declared > limit:
-            await problem(413, TITLE, _detail(limit))(scope, receive, send)
+            await problem(413, status_phrase(413), _detail(limit))(scope, receive, send)
             return
         # Counted as it arrives too: a chunked body declares nothing, and a server that reads a
         # chunked body despite a Content-Length (h11) delivers more than was declared.

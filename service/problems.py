@@ -60,7 +60,7 @@ def _pricing_extra(exc: pe.PricingError) -> dict[str, Any]:
     return {}
 
 
-def _phrase(status: int) -> str:
+def status_phrase(status: int) -> str:
     try:
         return HTTPStatus(status).phrase
     except ValueError:
@@ -122,7 +122,7 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        response = problem(exc.status_code, _phrase(exc.status_code), str(exc.detail))
+        response = problem(exc.status_code, status_phrase(exc.status_code), str(exc.detail))
         response.headers.update(exc.headers or {})  # e.g. Allow on a 405
         return response
 
