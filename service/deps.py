@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Response
 from fastapi.concurrency import run_in_threadpool
+from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
@@ -167,3 +168,26 @@ BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 async def bearer_credentials(request: Request) -> HTTPAuthorizationCredentials | None:
     """What BearerDep gives, for a handler that solves no dependencies."""
     return await _bearer(request)
+
+
+def key_first_route(scope: str) -> type[APIRoute]:
+    """A route class that checks the caller's key before the request body is read.
+
+    FastAPI reads the whole body (a multipart upload: onto disk) before it solves any
+    dependency, so an endpoint's own key dependency would let an anonymous client make the server
+    spool a 1 GB upload before its 401. This check may answer from the key cache; the endpoint's
+    key dependency stays the authoritative one.
+    """
+
+    class KeyFirstRoute(APIRoute):
+        def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+            handler = super().get_route_handler()
+
+            async def handle(request: Request) -> Response:
+                await cached_caller(request, await bearer_credentials(request), scope=scope)
+                return await handler(request)
+
+            return handle
+
+    KeyFirstRoute.__name__ = f"KeyFirstRoute_{scope}"
+    return KeyFirstRoute

@@ -15,7 +15,14 @@ from pydantic import BaseModel
 
 from pricing.money import format_usd
 from service.db import ConnectionGate, session_scope
-from service.deps import EngineDep, EstimateKey, ReadKey, SessionDep, SettingsDep
+from service.deps import (
+    EngineDep,
+    EstimateKey,
+    ReadKey,
+    SessionDep,
+    SettingsDep,
+    key_first_route,
+)
 from service.errors import InvalidInput, PayloadTooLarge
 from service.estimates import service
 from service.estimates.recording import RecorderDep
@@ -113,16 +120,6 @@ def spool_upload(upload: UploadFile, settings: Settings) -> Path:
     return path
 
 
-@router.post(
-    UPLOAD_PATH,
-    response_model=TrainingEstimateOut,
-    status_code=201,
-    summary="Training cost of a JSONL training file (multipart upload, up to 1 GB)",
-    responses={
-        422: {"description": "format errors, each kind with line numbers"},
-        413: {"description": "file too large"},
-    },
-)
 def training_file(
     session: SessionDep,
     settings: SettingsDep,
@@ -148,6 +145,22 @@ def training_file(
         )
     finally:
         path.unlink(missing_ok=True)
+
+
+router.add_api_route(
+    UPLOAD_PATH,
+    training_file,
+    methods=["POST"],
+    # The key before the upload: no spooling a gigabyte for an anonymous client.
+    route_class_override=key_first_route("estimate"),
+    response_model=TrainingEstimateOut,
+    status_code=201,
+    summary="Training cost of a JSONL training file (multipart upload, up to 1 GB)",
+    responses={
+        422: {"description": "format errors, each kind with line numbers"},
+        413: {"description": "file too large"},
+    },
+)
 
 
 def _summary(r: Any) -> EstimateSummary:

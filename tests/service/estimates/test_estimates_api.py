@@ -329,3 +329,43 @@ def test_problems__a_wrong_method_is_405_with_allow(api):
     assert r.status_code == 405
     assert r.headers["content-type"].startswith("application/problem+json")
     assert r.headers["allow"] == "POST"
+
+
+@pytest.mark.parametrize(
+    ("scopes", "status"), [(None, 401), ("wrong", 401), (("read",), 403)], ids=str
+)
+def test_file__the_key_is_checked_before_the_upload_is_read(database_url, tmp_path, scopes, status):
+    # An endless upload: read, it would run into the size limit (413) after a megabyte or so.
+    import asyncio
+
+    from service.auth.service import create_key
+    from service.db import session_scope
+    from tests.service.asgi import bearer, http_scope
+    from tests.service.conftest import build_app
+
+    app = build_app(database_url, tmp_path, max_upload_bytes=64 * 1024)
+    headers = [
+        (b"content-type", b"multipart/form-data; boundary=b"),
+        (b"transfer-encoding", b"chunked"),
+    ]
+    if scopes == "wrong":
+        headers.append(bearer("rc_not_a_key_at_all_0123456789abcdef"))
+    elif scopes:
+        with session_scope(app.state.engine) as session:
+            _, secret = create_key(session, name="finance", scopes=scopes)
+        headers.append(bearer(secret))
+    chunks_read = 0
+    answer: list[dict] = []
+
+    async def receive() -> dict:
+        nonlocal chunks_read
+        chunks_read += 1
+        return {"type": "http.request", "body": b"x" * 65536, "more_body": True}
+
+    async def send(message: dict) -> None:
+        answer.append(message)
+
+    asyncio.run(app(http_scope("POST", "/v1/estimates/training/file", headers), receive, send))
+    assert answer[0]["status"] == status
+    assert b"application/problem+json" in dict(answer[0]["headers"])[b"content-type"]
+    assert chunks_read == 0
