@@ -28,7 +28,7 @@ from service.db import session_scope
 from service.deps import BearerDep, Caller, cached_caller, require_scope
 from service.errors import ServiceError
 from service.estimates.group_commit import EstimateWriter, NotStored
-from service.estimates.service import NewEstimate, store
+from service.estimates.service import NewEstimate, store, store_once
 from service.prices.service import Reference, cached_reference, load_reference
 
 log = logging.getLogger(__name__)
@@ -66,6 +66,7 @@ class Recorder:
         # returned dict was a tenth of the estimate endpoint's cost per request.
         reference = cached_reference(self.engine)
         principal = self.caller.principal
+        estimate_id: str | None = None  # the id the fast path gave the estimate, if it got one
         if reference is not None:
             try:
                 if cheap:
@@ -83,6 +84,7 @@ class Recorder:
                 except NotStored:
                     log.debug("estimate not stored by its batch: estimating on the full path")
                     self.keys.forget(self.caller.secret)
+                    estimate_id = new.result["id"]
         return await run_in_threadpool(
             _record_authoritatively,
             engine=self.engine,
@@ -90,6 +92,7 @@ class Recorder:
             secret=self.caller.secret,
             scope=SCOPE,
             price=price,
+            estimate_id=estimate_id,
         )
 
 
@@ -103,11 +106,24 @@ RecorderDep = Annotated[Recorder, Depends(get_recorder)]
 
 
 def _record_authoritatively(
-    *, engine: Engine, keys: KeyCache, secret: str, scope: str, price: Pricer
+    *,
+    engine: Engine,
+    keys: KeyCache,
+    secret: str,
+    scope: str,
+    price: Pricer,
+    estimate_id: str | None,
 ) -> dict[str, Any]:
+    """`estimate_id`: the id of a fast-path attempt whose batch reported it unstored. The redo
+    keeps it, so a batch that did commit before its error (a connection lost after COMMIT, a
+    flush cancelled at shutdown) leaves one record, not two."""
     with session_scope(engine) as session:
         principal = authenticate(session, secret=secret)
         require_scope(principal, scope)
-        result = store(session, price(load_reference(session), principal.name))
+        new = price(load_reference(session), principal.name)
+        if estimate_id is None:
+            result = store(session, new)
+        else:
+            result = store_once(session, new.with_id(estimate_id))
     keys.put(secret, principal)
     return result

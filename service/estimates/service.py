@@ -13,6 +13,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import bindparam
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlmodel import Session, col, select
 
@@ -60,7 +62,13 @@ def _new_id() -> str:
 
 # Every estimate request runs this: a plain table INSERT built once (nothing reads the row back
 # in the request, so the ORM's unit of work would be pure overhead).
-_INSERT_ESTIMATE = EstimateRecord.__table__.insert()  # type: ignore[attr-defined]
+_ESTIMATES = EstimateRecord.__table__  # type: ignore[attr-defined]
+_INSERT_ESTIMATE = _ESTIMATES.insert()
+_INSERT_UNLESS_STORED = {
+    "postgresql": postgresql.insert(_ESTIMATES).on_conflict_do_nothing(index_elements=["id"]),
+    "sqlite": sqlite.insert(_ESTIMATES).on_conflict_do_nothing(index_elements=["id"]),
+}
+_STORED_RESULT = select(col(EstimateRecord.result)).where(col(EstimateRecord.id) == bindparam("id"))
 
 
 @dataclass(frozen=True)
@@ -70,6 +78,11 @@ class NewEstimate:
     result: dict[str, Any]
     row: dict[str, Any]
     reference_revision: int
+
+    def with_id(self, estimate_id: str) -> NewEstimate:
+        result = {**self.result, "id": estimate_id}
+        row = {**self.row, "id": estimate_id, "result": result}
+        return NewEstimate(result, row, self.reference_revision)
 
 
 def _new_estimate(
@@ -112,13 +125,30 @@ def log_stored(rows: list[dict[str, Any]]) -> None:
             row["kind"],
             row["model"],
             row["requested_by"],
-            row["result"].get("cost_usd"),
+            format_usd(row["cost_usd"]),
         )
 
 
 def store(session: Session, new: NewEstimate) -> dict[str, Any]:
     with final_write(session) as connection:
         store_estimates(connection, [new.row])
+    log_stored([new.row])
+    return new.result
+
+
+def store_once(session: Session, new: NewEstimate) -> dict[str, Any]:
+    """Store the estimate unless one with its id is stored already; returns the stored one's
+    result either way. On PostgreSQL an insert that meets a conflicting row of a transaction
+    still in flight waits for that transaction's outcome."""
+    with final_write(session) as connection:
+        insert = _INSERT_UNLESS_STORED[connection.dialect.name]
+        if connection.execute(insert, new.row).rowcount == 1:
+            stored = None
+        else:
+            stored = connection.execute(_STORED_RESULT, {"id": new.row["id"]}).scalar_one()
+    if stored is not None:
+        log.info("estimate %s was stored already: not storing it twice", new.row["id"])
+        return dict(stored)
     log_stored([new.row])
     return new.result
 

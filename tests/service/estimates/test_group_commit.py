@@ -19,6 +19,7 @@ from sqlalchemy import create_engine, event, func, select, text
 from sqlalchemy.engine import Engine
 
 from service.estimates.models import EstimateRecord
+from service.estimates.service import NewEstimate
 from tests.service.conftest import ADMIN_SECRET, Api, build_app, client_for
 from tests.service.prices.test_publishing import RELEASE
 
@@ -272,7 +273,7 @@ def test_estimates__inference_of_a_model_published_on_another_replica_prices_at_
         assert estimate_count(engine) == before + 1
 
 
-def _rows(api: Api, n: int) -> list[dict[str, Any]]:
+def _priced(api: Api, n: int) -> list[NewEstimate]:
     from service.db import session_scope
     from service.estimates.schemas import TrainingRequest
     from service.estimates.service import training_estimate
@@ -281,9 +282,11 @@ def _rows(api: Api, n: int) -> list[dict[str, Any]]:
     with session_scope(api.app.state.engine) as session:
         reference = load_reference(session)
     request = TrainingRequest.model_validate(SEED)
-    return [
-        training_estimate(reference, request=request, requested_by="admin").row for _ in range(n)
-    ]
+    return [training_estimate(reference, request=request, requested_by="admin") for _ in range(n)]
+
+
+def _rows(api: Api, n: int) -> list[dict[str, Any]]:
+    return [new.row for new in _priced(api, n)]
 
 
 def _admin_key_id(api: Api) -> int:
@@ -342,6 +345,76 @@ def test_writer__rows_priced_at_an_older_revision_or_for_an_unknown_key_are_not_
     first, second, third = asyncio.run(write_all())
     assert first is None
     assert isinstance(second, NotStored) and isinstance(third, NotStored)
+    assert estimate_count(engine) == before + 1
+
+
+@pytest.mark.parametrize("path", [TRAINING, INFERENCE])
+def test_estimates__a_batch_that_committed_but_reported_an_error_leaves_one_record(api, path):
+    # The batch's transaction commits, then the writer fails (as when the connection drops after
+    # COMMIT): the request is redone on the full path, which must find the committed row.
+    import logging
+
+    engine = api.app.state.engine
+    body = SEED if path == TRAINING else inference()
+    assert api.admin.post(path, json=body).status_code == 201  # key and prices cached
+    before = estimate_count(engine)
+    logger = logging.getLogger("service.estimates.service")
+    failures: list[str] = []
+
+    def fail_once_after_commit(record: logging.LogRecord) -> bool:
+        # log_stored runs after the batch's commit; an exception there fails the batch.
+        if not failures and record.getMessage().startswith("estimate est_"):
+            failures.append(record.getMessage())
+            raise ConnectionResetError("lost after COMMIT")
+        return True
+
+    level = logger.level
+    logger.setLevel(logging.INFO)
+    logger.addFilter(fail_once_after_commit)
+    try:
+        r = api.admin.post(path, json=body)
+    finally:
+        logger.removeFilter(fail_once_after_commit)
+        logger.setLevel(level)
+    assert r.status_code == 201, r.text
+    assert failures, "the batch did not fail after its commit"
+    assert r.json()["id"] in failures[0]
+    assert "$None" not in failures[0]  # the log line names the recorded cost of either kind
+    assert estimate_count(engine) == before + 1
+    stored = api.admin.get(f"/v1/estimates/{r.json()['id']}").json()
+    assert stored["result"] == r.json()
+
+
+def test_store_once__waits_for_a_transaction_storing_the_same_id(api, database_url):
+    # PostgreSQL: the redo's INSERT meets the batch's row before the batch commits. It must wait
+    # and then keep the committed row, not store a second or fail. (SQLite's write lock orders
+    # the two transactions whole.)
+    import threading
+
+    from service.db import session_scope
+    from service.estimates.service import store_once
+
+    if not database_url.startswith("postgresql"):
+        pytest.skip("needs concurrent writers: PostgreSQL")
+    engine = api.app.state.engine
+    api.admin.post(TRAINING, json=SEED)
+    first, second = _priced(api, 2)
+    before = estimate_count(engine)
+    redone: list[dict[str, Any]] = []
+    new = second.with_id(first.row["id"])
+
+    def redo() -> None:
+        with session_scope(engine) as session:
+            redone.append(store_once(session, new))
+
+    with engine.begin() as batch:
+        batch.execute(EstimateRecord.__table__.insert(), [first.row])
+        worker = threading.Thread(target=redo)
+        worker.start()
+        worker.join(timeout=1)
+        assert worker.is_alive(), "the redo did not wait for the batch's transaction"
+    worker.join(timeout=10)
+    assert redone == [first.result]
     assert estimate_count(engine) == before + 1
 
 
