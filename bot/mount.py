@@ -6,12 +6,15 @@ HTTP in the embedded mode, so the same code runs when the bot lives on another h
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import signal
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
+import aiohttp
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from slack_bolt.adapter.fastapi.async_handler import AsyncSlackRequestHandler
@@ -99,9 +102,18 @@ def build_bot_http_app(settings: Settings) -> FastAPI:
     return app
 
 
+class SocketModeError(Exception):
+    """Socket Mode could not start: Slack refused the app token, or could not be reached."""
+
+
 async def run_socket_mode(settings: Settings) -> None:
-    """`ratecard bot --socket-mode`: no public URL; Slack delivers over a WebSocket."""
+    """`ratecard bot --socket-mode`: no public URL; Slack delivers over a WebSocket.
+
+    Runs until SIGTERM (returns) or SIGINT (KeyboardInterrupt); either way it disconnects from
+    Slack first, so no new command arrives, then lets the commands in flight finish.
+    """
     from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+    from slack_sdk.errors import SlackApiError
 
     if settings.slack_app_token is None:
         raise ValueError("RATECARD_SLACK_APP_TOKEN (xapp-...) is required for Socket Mode")
@@ -116,7 +128,28 @@ async def run_socket_mode(settings: Settings) -> None:
     )
     bolt = create_bolt_app(settings, client, default_team=settings.slack_default_team)
     handler = AsyncSocketModeHandler(bolt, settings.slack_app_token.get_secret_value())
+    stopped = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGTERM, stopped.set)
     try:
-        await handler.start_async()
+        # The first connection URL is asked for here: slack_sdk would log a refused token and
+        # retry it every 10 s for ever. Later reconnects are slack_sdk's.
+        try:
+            handler.client.wss_uri = await handler.client.issue_new_wss_url()
+        except SlackApiError as exc:
+            raise SocketModeError(
+                f"Slack refused RATECARD_SLACK_APP_TOKEN ({exc.response.get('error')}): "
+                "it must be an app-level token (xapp-...) with the connections:write scope"
+            ) from exc
+        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            raise SocketModeError(
+                f"could not reach Slack at {settings.slack_api_url}: {exc}"
+            ) from exc
+        await handler.connect_async()
+        log.info("connected to Slack in Socket Mode")
+        await stopped.wait()
+        log.info("SIGTERM: disconnecting from Slack")
     finally:
+        loop.remove_signal_handler(signal.SIGTERM)
+        await handler.close_async()
         await bolt.aclose()

@@ -134,7 +134,7 @@ def cmd_bot(args: argparse.Namespace) -> int:
 
     import uvicorn
 
-    from bot.mount import build_bot_http_app, run_socket_mode
+    from bot.mount import SocketModeError, build_bot_http_app, run_socket_mode
     from service.settings import get_settings
 
     given = {"host": args.host, "port": args.port}
@@ -154,7 +154,11 @@ def cmd_bot(args: argparse.Namespace) -> int:
         sys.stderr.write(f"ratecard bot: set {', '.join(missing)}\n")
         return 2
     if args.socket_mode:
-        asyncio.run(run_socket_mode(settings))
+        try:
+            asyncio.run(run_socket_mode(settings))
+        except SocketModeError as exc:
+            sys.stderr.write(f"ratecard bot: {exc}\n")
+            return 1
         return 0
     uvicorn.run(
         build_bot_http_app(settings),
