@@ -21,6 +21,7 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import socket
 import statistics
 import subprocess
@@ -163,6 +164,7 @@ def main() -> None:
     finally:
         proc.terminate()
         proc.wait()
+        shutil.rmtree(workdir, ignore_errors=True)
 
     database = "PostgreSQL" if args.database_url else "SQLite (default)"
     print(

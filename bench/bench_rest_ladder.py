@@ -29,6 +29,7 @@ import asyncio
 import gc
 import os
 import secrets
+import shutil
 import sqlite3
 import statistics
 import subprocess
@@ -200,7 +201,10 @@ def main() -> None:
         rps = statistics.median(r.rps for r in rounds)
         cpu[name] = statistics.median(r.cpu_ms_per_request for r in rounds)
         print(f"{name:<34}{rps:>11.0f}{rps / trivial_rps:>11.0%}{cpu[name]:>18.3f} ms")
-    floor_us = write_floor(workdir / "ratecard.db", batch=args.clients)
+    try:
+        floor_us = write_floor(workdir / "ratecard.db", batch=args.clients)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
     trivial, unstored = cpu["1 GET /healthz (trivial)"], cpu["5 + key check"]
     best = trivial / (unstored + floor_us / 1000)
     print(

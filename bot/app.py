@@ -136,7 +136,9 @@ def create_bolt_app(
         return AuthorizeResult(enterprise_id=enterprise_id, team_id=team_id, bot_token=token)
 
     app = RatecardBoltApp(
-        client=web,
+        # Tokenless: listeners get `authorize`'s token per request (bolt warned on every start,
+        # "token will be ignored", when this client carried one too).
+        client=AsyncWebClient(base_url=settings.slack_api_url),
         authorize=authorize,
         signing_secret=signing_secret,
         request_verification_enabled=signing_secret is not None,

@@ -10,7 +10,7 @@ import asyncio
 import logging
 import signal
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -106,14 +106,25 @@ class SocketModeError(Exception):
     """Socket Mode could not start: Slack refused the app token, or could not be reached."""
 
 
+# Slack's answers to apps.connections.open that mean the token itself is wrong.
+_REFUSED_TOKEN = frozenset(
+    {"invalid_auth", "not_authed", "not_allowed_token_type", "token_revoked", "account_inactive"}
+)
+# The first connection must be up within this; slack_sdk would retry a failing one for ever.
+CONNECT_TIMEOUT = 30.0
+# SIGTERM to exit within `docker stop`'s default 10 s grace: the WebSocket close, then the drain.
+CLOSE_TIMEOUT = 3.0
+DRAIN_TIMEOUT = 6.0
+
+
 async def run_socket_mode(settings: Settings) -> None:
     """`ratecard bot --socket-mode`: no public URL; Slack delivers over a WebSocket.
 
-    Runs until SIGTERM (returns) or SIGINT (KeyboardInterrupt); either way it disconnects from
-    Slack first, so no new command arrives, then lets the commands in flight finish.
+    Runs until SIGTERM (returns) or SIGINT (KeyboardInterrupt), also while still connecting;
+    either way it disconnects from Slack first, so no new command arrives, then lets the
+    commands in flight finish.
     """
     from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
-    from slack_sdk.errors import SlackApiError
 
     if settings.slack_app_token is None:
         raise ValueError("RATECARD_SLACK_APP_TOKEN (xapp-...) is required for Socket Mode")
@@ -130,26 +141,68 @@ async def run_socket_mode(settings: Settings) -> None:
     handler = AsyncSocketModeHandler(bolt, settings.slack_app_token.get_secret_value())
     stopped = asyncio.Event()
     loop = asyncio.get_running_loop()
-    loop.add_signal_handler(signal.SIGTERM, stopped.set)
     try:
-        # The first connection URL is asked for here: slack_sdk would log a refused token and
-        # retry it every 10 s for ever. Later reconnects are slack_sdk's.
         try:
-            handler.client.wss_uri = await handler.client.issue_new_wss_url()
-        except SlackApiError as exc:
-            raise SocketModeError(
-                f"Slack refused RATECARD_SLACK_APP_TOKEN ({exc.response.get('error')}): "
-                "it must be an app-level token (xapp-...) with the connections:write scope"
-            ) from exc
-        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-            raise SocketModeError(
-                f"could not reach Slack at {settings.slack_api_url}: {exc}"
-            ) from exc
-        await handler.connect_async()
-        log.info("connected to Slack in Socket Mode")
-        await stopped.wait()
+            loop.add_signal_handler(signal.SIGTERM, stopped.set)
+        except (NotImplementedError, RuntimeError):  # no Unix signals here: SIGINT only
+            log.debug("SIGTERM is not handled on this platform")
+        # The first connection is made here, bounded and interruptible: slack_sdk would log a
+        # refused token or an unreachable WebSocket and retry it every 10 s for ever. Later
+        # reconnects are slack_sdk's.
+        if not await _until_stopped(_connect(handler, settings), stopped):
+            log.info("connected to Slack in Socket Mode")
+            await stopped.wait()
         log.info("SIGTERM: disconnecting from Slack")
     finally:
         loop.remove_signal_handler(signal.SIGTERM)
-        await handler.close_async()
-        await bolt.aclose()
+        try:
+            await asyncio.wait_for(handler.close_async(), CLOSE_TIMEOUT)
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            log.warning("Socket Mode connection not closed cleanly: %s", exc)
+        finally:
+            await bolt.aclose(timeout=DRAIN_TIMEOUT)
+
+
+async def _until_stopped(work: Awaitable[None], stopped: asyncio.Event) -> bool:
+    """Run `work` until it is done or `stopped` is set (then cancel it); True if stopped."""
+    task = asyncio.ensure_future(work)
+    waiter = asyncio.ensure_future(stopped.wait())
+    try:
+        await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for pending in (task, waiter):
+            pending.cancel()
+    if task.done() and not task.cancelled():
+        task.result()  # its error, if any
+        return False
+    return True
+
+
+async def _connect(handler: Any, settings: Settings) -> None:
+    from slack_sdk.errors import SlackApiError, SlackClientError
+
+    try:
+        response = await handler.client.web_client.apps_connections_open(
+            app_token=handler.client.app_token
+        )
+    except SlackApiError as exc:
+        data = exc.response.data
+        error = data.get("error") if isinstance(data, dict) else None
+        if error in _REFUSED_TOKEN:
+            raise SocketModeError(
+                f"Slack refused RATECARD_SLACK_APP_TOKEN ({error}): it must be an app-level "
+                "token (xapp-...) with the connections:write scope"
+            ) from exc
+        answer = error or f"HTTP {exc.response.status_code}"
+        raise SocketModeError(
+            f"Slack at {settings.slack_api_url} would not open a Socket Mode connection ({answer})"
+        ) from exc
+    except (SlackClientError, aiohttp.ClientError, OSError, TimeoutError) as exc:
+        raise SocketModeError(f"could not reach Slack at {settings.slack_api_url}: {exc}") from exc
+    handler.client.wss_uri = response["url"]
+    try:
+        await asyncio.wait_for(handler.connect_async(), CONNECT_TIMEOUT)
+    except TimeoutError as exc:
+        raise SocketModeError(
+            f"could not open Slack's Socket Mode WebSocket within {CONNECT_TIMEOUT:g} s"
+        ) from exc

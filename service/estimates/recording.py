@@ -28,7 +28,7 @@ from service.db import session_scope
 from service.deps import BearerDep, Caller, cached_caller, require_scope
 from service.errors import ServiceError
 from service.estimates.group_commit import EstimateWriter, NotStored
-from service.estimates.service import NewEstimate, store, store_once
+from service.estimates.service import NewEstimate, store, store_once, stored_result
 from service.prices.service import Reference, cached_reference, load_reference
 
 log = logging.getLogger(__name__)
@@ -120,10 +120,14 @@ def _record_authoritatively(
     with session_scope(engine) as session:
         principal = authenticate(session, secret=secret)
         require_scope(principal, scope)
-        new = price(load_reference(session), principal.name)
-        if estimate_id is None:
-            result = store(session, new)
-        else:
-            result = store_once(session, new.with_id(estimate_id))
+        # Looked up before pricing: an estimate that was stored is answered as it was stored,
+        # even if pricing it again would now fail.
+        result = None if estimate_id is None else stored_result(session, estimate_id)
+        if result is None:
+            new = price(load_reference(session), principal.name)
+            if estimate_id is None:
+                result = store(session, new)
+            else:
+                result = store_once(session, new.with_id(estimate_id))
     keys.put(secret, principal)
     return result

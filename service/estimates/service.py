@@ -136,6 +136,12 @@ def store(session: Session, new: NewEstimate) -> dict[str, Any]:
     return new.result
 
 
+def stored_result(session: Session, estimate_id: str) -> dict[str, Any] | None:
+    """The response an estimate was stored with, if it is stored."""
+    stored = session.execute(_STORED_RESULT, {"id": estimate_id}).scalar_one_or_none()
+    return None if stored is None else dict(stored)
+
+
 def store_once(session: Session, new: NewEstimate) -> dict[str, Any]:
     """Store the estimate unless one with its id is stored already; returns the stored one's
     result either way. On PostgreSQL an insert that meets a conflicting row of a transaction

@@ -10,15 +10,21 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
 
 from service.fakes.slack_api import FakeSlackState, SocketAck, create_fake_slack_app
 from tests.bot.harness import BOT_TOKEN, TEAM_ID, ServerThread, SlackStack, texts
@@ -95,13 +101,15 @@ def bot_key(stack: SlackStack, name: str = "slack-bot-socket-mode") -> str:
         return secret
 
 
-def start_bot(stack: SlackStack, tmp_path: Path, *, app_token: str) -> SocketBot:
+def start_bot(
+    stack: SlackStack, tmp_path: Path, *, app_token: str, slack_api_url: str | None = None
+) -> SocketBot:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("RATECARD_")}
     env = {
         **clean,
         "RATECARD_SERVICE_URL": stack.service.url,
         "RATECARD_SERVICE_API_KEY": bot_key(stack),
-        "RATECARD_SLACK_API_URL": f"{stack.slack.url}/api/",
+        "RATECARD_SLACK_API_URL": slack_api_url or f"{stack.slack.url}/api/",
         "RATECARD_SLACK_BOT_TOKEN": BOT_TOKEN,
         "RATECARD_SLACK_APP_TOKEN": app_token,
         "RATECARD_UPLOAD_DIR": str(tmp_path / "bot-uploads"),
@@ -226,6 +234,7 @@ def test_socket_mode__sigterm_disconnects_cleanly_and_exits_0(socket_bot: Socket
     assert socket_bot.interrupt(signum=signal.SIGTERM) == 0
     wait_for(lambda: socket_bot.slack.open_sockets == 0, "the WebSocket stayed open")
     assert "Traceback" not in socket_bot.stderr and "Unclosed" not in socket_bot.stderr
+    assert "will be ignored" not in socket_bot.stderr  # bolt's warning about a doubled token
     assert socket_bot.slack.socket_close_codes[connection] == 1000
 
 
@@ -276,6 +285,61 @@ def test_socket_mode__refused_app_token_exits_with_a_clear_error(
     assert code not in (None, 0), f"still running 3 s after Slack refused its token:\n{bot.stderr}"
     assert "invalid_auth" in bot.stderr and "RATECARD_SLACK_APP_TOKEN" in bot.stderr
     assert "Traceback" not in bot.stderr
+
+
+@contextmanager
+def not_slack(answer: Callable[[], Response]) -> Iterator[tuple[str, list[str]]]:
+    """A loopback server standing where Slack should be, giving `answer` to every request:
+    (its API base URL, the paths asked for)."""
+    asked: list[str] = []
+
+    async def anything(request: Request) -> Response:
+        asked.append(request.url.path)
+        return answer()
+
+    app = Starlette(routes=[Route("/{path:path}", anything, methods=["GET", "POST"])])
+    server = ServerThread(app).start()
+    try:
+        yield f"{server.url}/api/", asked
+    finally:
+        server.stop()
+
+
+def test_socket_mode__slack_answering_an_error_page_exits_with_a_clear_error(
+    stack: SlackStack, tmp_path: Path
+) -> None:
+    # An outage page or a proxy's, not Slack's JSON: said plainly, not a traceback.
+    with not_slack(lambda: PlainTextResponse("upstream unavailable", 503)) as (url, asked):
+        bot = start_bot(stack, tmp_path, app_token=APP_TOKEN, slack_api_url=url)
+        try:
+            code = bot.process.wait(timeout=30)
+        finally:
+            if bot.process.poll() is None:
+                bot.process.kill()
+                bot.process.wait(timeout=10)
+    assert asked == ["/api/apps.connections.open"]
+    assert code == 1, bot.stderr
+    assert "would not open a Socket Mode connection (HTTP 503)" in bot.stderr
+    assert "Traceback" not in bot.stderr
+
+
+def test_socket_mode__sigterm_while_still_connecting_stops_it(
+    stack: SlackStack, tmp_path: Path
+) -> None:
+    # Slack hands out a WebSocket address that cannot be reached (a firewall, say): slack_sdk
+    # keeps retrying, and SIGTERM must still stop the bot.
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        nowhere = f"ws://127.0.0.1:{closed.getsockname()[1]}/link/"
+    offer = {"ok": True, "url": nowhere}
+    with not_slack(lambda: JSONResponse(offer)) as (url, asked):
+        bot = start_bot(stack, tmp_path, app_token=APP_TOKEN, slack_api_url=url)
+        wait_for(lambda: asked or bot.process.poll() is not None, "Slack was never asked", 30)
+        time.sleep(0.5)  # now in slack_sdk's connect-and-retry loop
+        assert bot.process.poll() is None, bot.stderr
+        started = time.monotonic()
+        assert bot.interrupt(signum=signal.SIGTERM) == 0, bot.stderr
+    assert time.monotonic() - started < 10
 
 
 async def _fake_socket_mode_session(root: str, slack: FakeSlackState) -> None:

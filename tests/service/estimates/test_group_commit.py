@@ -385,6 +385,24 @@ def test_estimates__a_batch_that_committed_but_reported_an_error_leaves_one_reco
     assert stored["result"] == r.json()
 
 
+def test_store_once__an_id_already_stored_is_answered_as_stored_not_stored_again(api):
+    from service.db import session_scope
+    from service.estimates.service import store, store_once
+
+    engine = api.app.state.engine
+    first, second = _priced(api, 2)
+    with session_scope(engine) as session:
+        store(session, first)
+    before = estimate_count(engine)
+    with session_scope(engine) as session:
+        again = store_once(session, second.with_id(first.row["id"]))
+    assert again == first.result
+    assert estimate_count(engine) == before
+    with session_scope(engine) as session:
+        assert store_once(session, second) == second.result  # a new id is stored
+    assert estimate_count(engine) == before + 1
+
+
 def test_store_once__waits_for_a_transaction_storing_the_same_id(api, database_url):
     # PostgreSQL: the redo's INSERT meets the batch's row before the batch commits. It must wait
     # and then keep the committed row, not store a second or fail. (SQLite's write lock orders
