@@ -141,9 +141,11 @@ async def run_socket_mode(settings: Settings) -> None:
     handler = AsyncSocketModeHandler(bolt, settings.slack_app_token.get_secret_value())
     stopped = asyncio.Event()
     loop = asyncio.get_running_loop()
+    sigterm_handled = False
     try:
         try:
             loop.add_signal_handler(signal.SIGTERM, stopped.set)
+            sigterm_handled = True
         except (NotImplementedError, RuntimeError):  # no Unix signals here: SIGINT only
             log.debug("SIGTERM is not handled on this platform")
         # The first connection is made here, bounded and interruptible: slack_sdk would log a
@@ -154,7 +156,8 @@ async def run_socket_mode(settings: Settings) -> None:
             await stopped.wait()
         log.info("SIGTERM: disconnecting from Slack")
     finally:
-        loop.remove_signal_handler(signal.SIGTERM)
+        if sigterm_handled:
+            loop.remove_signal_handler(signal.SIGTERM)
         try:
             await asyncio.wait_for(handler.close_async(), CLOSE_TIMEOUT)
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
