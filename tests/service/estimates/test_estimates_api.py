@@ -1,9 +1,15 @@
+import asyncio
 import csv
 import io
 import json
 from pathlib import Path
 
 import pytest
+
+from service.auth.service import create_key
+from service.db import session_scope
+from tests.service.asgi import bearer, http_scope
+from tests.service.conftest import build_app
 
 TOY = Path(__file__).resolve().parents[3] / "pricing" / "data" / "sample_chat.jsonl"
 SEED = {"model": "gpt-3.5-turbo", "tokens": 100_000, "n_epochs": 3, "as_of": "2023-09-01"}
@@ -336,13 +342,6 @@ def test_problems__a_wrong_method_is_405_with_allow(api):
 )
 def test_file__the_key_is_checked_before_the_upload_is_read(database_url, tmp_path, scopes, status):
     # An endless upload: read, it would run into the size limit (413) after a megabyte or so.
-    import asyncio
-
-    from service.auth.service import create_key
-    from service.db import session_scope
-    from tests.service.asgi import bearer, http_scope
-    from tests.service.conftest import build_app
-
     app = build_app(database_url, tmp_path, max_upload_bytes=64 * 1024)
     headers = [
         (b"content-type", b"multipart/form-data; boundary=b"),
