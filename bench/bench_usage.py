@@ -43,7 +43,7 @@ from sqlalchemy import create_engine, insert, text  # noqa: E402
 from service.app import create_app  # noqa: E402
 from service.db import session_scope  # noqa: E402
 from service.settings import get_settings  # noqa: E402
-from service.usage import service  # noqa: E402
+from service.usage import ingest  # noqa: E402
 from service.usage.schemas import UsageEventIn  # noqa: E402
 from service.usage.store import BUCKETS, REQUEST_IDS  # noqa: E402
 
@@ -213,7 +213,7 @@ def measure(kind: str, url: str, stored: int, batches: int, reads: int, rng: ran
     started = time.perf_counter()
     for events in validated:
         with session_scope(engine) as session:
-            result = service.ingest(
+            result = ingest.ingest(
                 session, org="default", events=events, now=datetime.now(UTC), settings=settings
             )
             assert result["accepted"] == BATCH

@@ -15,7 +15,7 @@ from sqlalchemy.engine import Engine
 from service.db import session_scope
 from service.settings import Settings
 from service.types import utcnow
-from service.usage import service
+from service.usage import prune
 
 log = logging.getLogger(__name__)
 INTERVAL_SECONDS = 600.0
@@ -44,7 +44,7 @@ class UsageJanitor:
 
     def sweep(self) -> tuple[int, int]:
         with session_scope(self._engine) as session:
-            return service.prune(session, now=utcnow(), settings=self._settings)
+            return prune.prune(session, now=utcnow(), settings=self._settings)
 
     def _loop(self) -> None:
         while not self._stop.wait(self._interval):

@@ -11,7 +11,8 @@ from service.deps import AdminKey, EstimateKey, ReadKey, SessionDep, SettingsDep
 from service.errors import InvalidInput
 from service.settings import Settings
 from service.types import utcnow
-from service.usage import service
+from service.usage import history, limits, names, planner, pools
+from service.usage import ingest as usage_ingest
 from service.usage.schemas import (
     MAX_BATCH,
     PRINTABLE,
@@ -66,7 +67,7 @@ _UNKNOWN_MODEL: dict[int | str, dict[str, Any]] = {
 
 
 def _org(org: str | None, settings: Settings) -> str:
-    return org or service.default_org(settings)
+    return org or names.default_org(settings)
 
 
 @router.post(
@@ -88,7 +89,7 @@ def ingest(
     body: UsageBody, session: SessionDep, settings: SettingsDep, now: Now, _: EstimateKey
 ) -> dict[str, Any]:
     events = body.events if isinstance(body, UsageBatchIn) else [body]
-    return service.ingest(
+    return usage_ingest.ingest(
         session, org=_org(body.org, settings), events=events, now=now, settings=settings
     )
 
@@ -113,7 +114,7 @@ def ingest(
 def ratelimit(
     body: RateLimitIn, session: SessionDep, settings: SettingsDep, now: Now, _: EstimateKey
 ) -> dict[str, Any]:
-    return service.ingest_ratelimit_headers(
+    return limits.ingest_ratelimit_headers(
         session,
         org=_org(body.org, settings),
         model=body.model,
@@ -130,7 +131,7 @@ def ratelimit(
 def list_limits(
     session: SessionDep, settings: SettingsDep, _: ReadKey, org: OrgQuery = None
 ) -> dict[str, Any]:
-    return service.list_limits(session, org=_org(org, settings), settings=settings)
+    return limits.list_limits(session, org=_org(org, settings), settings=settings)
 
 
 @router.get(
@@ -146,7 +147,7 @@ def get_limit(
     _: ReadKey,
     org: OrgQuery = None,
 ) -> dict[str, Any]:
-    return service.get_limit(
+    return limits.get_limit(
         session, org=_org(org, settings), family=family, now=now, settings=settings
     )
 
@@ -168,7 +169,7 @@ def put_limit(
     principal: AdminKey,
     org: OrgQuery = None,
 ) -> dict[str, Any]:
-    return service.set_limit(
+    return limits.set_limit(
         session,
         org=_org(org, settings),
         family=family,
@@ -193,7 +194,7 @@ def delete_limit(
     principal: AdminKey,
     org: OrgQuery = None,
 ) -> dict[str, Any]:
-    return service.clear_limit(
+    return limits.clear_limit(
         session,
         org=_org(org, settings),
         family=family,
@@ -214,7 +215,7 @@ def delete_limit(
 def list_pools(
     session: SessionDep, settings: SettingsDep, now: Now, _: ReadKey, org: OrgQuery = None
 ) -> dict[str, Any]:
-    return service.list_pools(session, org=_org(org, settings), now=now, settings=settings)
+    return pools.list_pools(session, org=_org(org, settings), now=now, settings=settings)
 
 
 @router.get(
@@ -235,7 +236,7 @@ def get_pool(
     _: ReadKey,
     org: OrgQuery = None,
 ) -> dict[str, Any]:
-    return service.get_pool(
+    return pools.get_pool(
         session, org=_org(org, settings), family=family, now=now, settings=settings
     )
 
@@ -263,7 +264,7 @@ def get_history(
     ] = None,
     org: OrgQuery = None,
 ) -> dict[str, Any]:
-    return service.history(
+    return history.history(
         session,
         org=_org(org, settings),
         family=family,
@@ -304,6 +305,6 @@ def _aware(value: datetime | None, name: str) -> datetime | None:
 def plan(
     body: PlanIn, session: SessionDep, settings: SettingsDep, now: Now, _: ReadKey
 ) -> dict[str, Any]:
-    return service.plan(
+    return planner.plan(
         session, org=_org(body.org, settings), request=body, now=now, settings=settings
     )

@@ -6,14 +6,14 @@ from datetime import timedelta
 
 from service.db import session_scope
 from service.settings import get_settings
-from service.usage import service
+from service.usage import prune as retention
 from service.usage.janitor import UsageJanitor
 from tests.service.usage.support import T0, UsageApi, ev
 
 
 def prune(usage: UsageApi, days: float) -> tuple[int, int]:
     with session_scope(usage.api.app.state.engine) as session:
-        return service.prune(
+        return retention.prune(
             session, now=T0 + timedelta(days=days), settings=usage.api.app.state.settings
         )
 

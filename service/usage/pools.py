@@ -1,0 +1,137 @@
+"""The pools now: current TPM/RPM, limit, headroom, utilisation and split by model."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+from sqlmodel import Session, col
+
+from service.prices.service import catalogue_for
+from service.settings import Settings
+from service.usage import store
+from service.usage.capacity import effective_limit, fmt_pct, limit_out, pct, pool_row, utilisation
+from service.usage.models import UsagePool
+from service.usage.names import is_fine_tuned_key, resolve_family
+from service.usage.store import Counts
+from service.usage.windows import bucket_start, current_window, from_ts, to_ts
+
+POOL_LIST_LOOKBACK = timedelta(hours=1)
+
+
+def _pool_view(
+    session: Session,
+    *,
+    org: str,
+    family: str,
+    pool: UsagePool | None,
+    by_model: dict[str, Counts],
+    now: datetime,
+    settings: Settings,
+) -> dict[str, Any]:
+    first, _ = current_window(now)
+    total = store.sum_counts(by_model.values())
+    limit = effective_limit(pool, family=family, settings=settings)
+    util = utilisation(total, limit)
+    models = sorted(
+        by_model.items(), key=lambda item: (is_fine_tuned_key(item[0]), -item[1].tokens, item[0])
+    )
+    threshold = settings.tpm_alert_threshold_pct
+    return {
+        "org": org,
+        "family": family,
+        "as_of": now,
+        "window": {
+            "start": from_ts(first),
+            "end": now,
+            "seconds": round((now - from_ts(first)).total_seconds(), 3),
+        },
+        "tokens_per_minute": total.tokens,
+        "requests_per_minute": total.requests,
+        "limit": limit_out(pool, org=org, family=family, settings=settings),
+        "headroom_tokens_per_minute": None
+        if limit.tokens_per_minute is None
+        else limit.tokens_per_minute - total.tokens,
+        "headroom_requests_per_minute": (
+            None
+            if limit.requests_per_minute is None
+            else limit.requests_per_minute - total.requests
+        ),
+        "tokens_utilisation_pct": fmt_pct(util.tokens_pct),
+        "requests_utilisation_pct": fmt_pct(util.requests_pct),
+        "utilisation_pct": fmt_pct(util.highest),
+        "models": [
+            {
+                "model": name,
+                "fine_tuned": is_fine_tuned_key(name),
+                "tokens_per_minute": c.tokens,
+                "requests_per_minute": c.requests,
+                "share_pct": fmt_pct(pct(c.tokens, total.tokens) if total.tokens else Decimal(0)),
+            }
+            for name, c in models
+        ],
+        "alert": {
+            "threshold_pct": threshold,
+            "rearm_below_pct": max(threshold - settings.tpm_alert_rearm_pct, 0),
+            "state": pool.alert_state if pool else "below",
+            "changed_at": pool.alert_changed_at if pool else None,
+        },
+    }
+
+
+def get_pool(
+    session: Session, *, org: str, family: str, now: datetime, settings: Settings
+) -> dict[str, Any]:
+    """One pool now: current TPM/RPM (last 60 s), limit, headroom, utilisation, split by model."""
+    family = resolve_family(session, family, as_of=now)
+    first, last = current_window(now)
+    window = store.window_by_model(
+        session, org=org, family=family, first_bucket=first, last_bucket=last
+    )
+    by_model = {model: c for (_, model), c in window.items()}
+    return _pool_view(
+        session,
+        org=org,
+        family=family,
+        pool=pool_row(session, org=org, family=family),
+        by_model=by_model,
+        now=now,
+        settings=settings,
+    )
+
+
+def list_pools(session: Session, *, org: str, now: datetime, settings: Settings) -> dict[str, Any]:
+    """Every pool with usage in the last hour or a configured or learned limit."""
+    first, last = current_window(now)
+    window = store.window_by_model(session, org=org, first_bucket=first, last_bucket=last)
+    pools = {
+        p.family: p
+        for p in session.execute(select(UsagePool).where(col(UsagePool.org) == org)).scalars()
+    }
+    families = store.families_since(
+        session,
+        org=org,
+        families=catalogue_for(session).families,
+        since_bucket=bucket_start(to_ts(now - POOL_LIST_LOOKBACK)),
+    )
+    families |= {
+        f for f, p in pools.items() if p.configured_tokens_per_minute or p.learned_tokens_per_minute
+    }
+    families |= {family for family, _ in window}
+    views = []
+    for family in sorted(families):
+        by_model = {model: c for (fam, model), c in window.items() if fam == family}
+        views.append(
+            _pool_view(
+                session,
+                org=org,
+                family=family,
+                pool=pools.get(family),
+                by_model=by_model,
+                now=now,
+                settings=settings,
+            )
+        )
+    return {"org": org, "as_of": now, "pools": views}
