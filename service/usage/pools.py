@@ -6,10 +6,9 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlmodel import Session, col
 
-from service.prices.service import catalogue_for
 from service.settings import Settings
 from service.usage import store
 from service.usage.capacity import effective_limit, fmt_pct, limit_out, pct, pool_row, utilisation
@@ -19,6 +18,8 @@ from service.usage.store import Counts
 from service.usage.windows import bucket_start, current_window, from_ts, to_ts
 
 POOL_LIST_LOOKBACK = timedelta(hours=1)
+# Built once: constructing a select costs more than running it against a handful of rows.
+_POOLS_OF_ORG = select(UsagePool).where(col(UsagePool.org) == bindparam("org"))
 
 
 def _pool_view(
@@ -105,17 +106,16 @@ def get_pool(
 def list_pools(session: Session, *, org: str, now: datetime, settings: Settings) -> dict[str, Any]:
     """Every pool with usage in the last hour or a configured or learned limit."""
     first, last = current_window(now)
-    window = store.window_by_model(session, org=org, first_bucket=first, last_bucket=last)
-    pools = {
-        p.family: p
-        for p in session.execute(select(UsagePool).where(col(UsagePool.org) == org)).scalars()
-    }
-    families = store.families_since(
+    window, recent = store.pools_now(
         session,
         org=org,
-        families=catalogue_for(session).families,
+        first_bucket=first,
+        last_bucket=last,
         since_bucket=bucket_start(to_ts(now - POOL_LIST_LOOKBACK)),
     )
+    pools = {p.family: p for p in session.execute(_POOLS_OF_ORG, {"org": org}).scalars()}
+    # Every family in the counters came from the catalogue when its usage was ingested.
+    families = recent
     families |= {
         f for f, p in pools.items() if p.configured_tokens_per_minute or p.learned_tokens_per_minute
     }

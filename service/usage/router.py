@@ -34,8 +34,11 @@ from service.usage.schemas import (
 router = APIRouter(tags=["usage"])
 
 
-def current_time() -> datetime:
-    """The request's clock; tests replace it through FastAPI's dependency overrides."""
+async def current_time() -> datetime:
+    """The request's clock; tests replace it through FastAPI's dependency overrides.
+
+    Async because it does no I/O: FastAPI runs a sync dependency in the threadpool, a hop that
+    cost more than the pools view's own work."""
     return utcnow()
 
 

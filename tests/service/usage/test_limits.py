@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -226,4 +227,4 @@ def test_limits__setting_needs_admin_reading_needs_read(usage: UsageApi):
 
 def test_limits__clock_dependency_is_the_real_clock_in_production():
     before = datetime.now(UTC)
-    assert current_time() >= before
+    assert asyncio.run(current_time()) >= before
