@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import select
 from sqlmodel import Session, col
@@ -21,6 +21,35 @@ from service.usage.models import UsagePool
 from service.usage.store import Counts
 
 _PCT = Decimal("0.1")
+
+
+class PoolLimits(Protocol):
+    """What the limit reads of a pool: a UsagePool row, or a plain snapshot of one."""
+
+    @property
+    def configured_tokens_per_minute(self) -> int | None: ...
+    @property
+    def configured_requests_per_minute(self) -> int | None: ...
+    @property
+    def configured_by(self) -> str | None: ...
+    @property
+    def configured_at(self) -> datetime | None: ...
+    @property
+    def learned_tokens_per_minute(self) -> int | None: ...
+    @property
+    def learned_requests_per_minute(self) -> int | None: ...
+    @property
+    def learned_from_model(self) -> str | None: ...
+    @property
+    def remaining_tokens(self) -> int | None: ...
+    @property
+    def remaining_requests(self) -> int | None: ...
+    @property
+    def tokens_reset_at(self) -> datetime | None: ...
+    @property
+    def requests_reset_at(self) -> datetime | None: ...
+    @property
+    def observed_at(self) -> datetime | None: ...
 
 
 @dataclass(frozen=True)
@@ -35,7 +64,7 @@ def tier_name(settings: Settings) -> str:
     return settings.usage_tier or load_tier_table().default_tier
 
 
-def effective_limit(pool: UsagePool | None, *, family: str, settings: Settings) -> Limit:
+def effective_limit(pool: PoolLimits | None, *, family: str, settings: Settings) -> Limit:
     tier = tier_name(settings)
     default = load_tier_table().limit(family, tier)
     candidates_t: list[tuple[int | None, str]] = []
@@ -77,9 +106,15 @@ def locked_pool_row(session: Session, *, org: str, family: str, now: datetime) -
 
 
 def limit_out(
-    pool: UsagePool | None, *, org: str, family: str, settings: Settings
+    pool: PoolLimits | None,
+    *,
+    org: str,
+    family: str,
+    settings: Settings,
+    limit: Limit | None = None,
 ) -> dict[str, Any]:
-    limit = effective_limit(pool, family=family, settings=settings)
+    """The limit as the API shows it (``limit``: the effective limit, if already worked out)."""
+    limit = limit or effective_limit(pool, family=family, settings=settings)
     tier = tier_name(settings)
     default = load_tier_table().limit(family, tier)
     configured = None

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import bindparam, select
-from sqlmodel import Session, col
+from sqlmodel import Session
 
 from service.settings import Settings
 from service.usage import store
@@ -18,8 +19,34 @@ from service.usage.store import Counts
 from service.usage.windows import bucket_start, current_window, from_ts, to_ts
 
 POOL_LIST_LOOKBACK = timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class PoolSnapshot:
+    """A pool row as the view reads it: loading plain rows costs a fraction of ORM objects."""
+
+    family: str
+    configured_tokens_per_minute: int | None
+    configured_requests_per_minute: int | None
+    configured_by: str | None
+    configured_at: datetime | None
+    learned_tokens_per_minute: int | None
+    learned_requests_per_minute: int | None
+    learned_from_model: str | None
+    remaining_tokens: int | None
+    remaining_requests: int | None
+    tokens_reset_at: datetime | None
+    requests_reset_at: datetime | None
+    observed_at: datetime | None
+    alert_state: str
+    alert_changed_at: datetime | None
+
+
+_SNAPSHOT_FIELDS = [f.name for f in fields(PoolSnapshot)]
 # Built once: constructing a select costs more than running it against a handful of rows.
-_POOLS_OF_ORG = select(UsagePool).where(col(UsagePool.org) == bindparam("org"))
+_POOLS_OF_ORG = select(*(store.POOLS.c[name] for name in _SNAPSHOT_FIELDS)).where(
+    store.POOLS.c.org == bindparam("org")
+)
 
 
 def _pool_view(
@@ -27,7 +54,7 @@ def _pool_view(
     *,
     org: str,
     family: str,
-    pool: UsagePool | None,
+    pool: UsagePool | PoolSnapshot | None,
     by_model: dict[str, Counts],
     now: datetime,
     settings: Settings,
@@ -51,7 +78,7 @@ def _pool_view(
         },
         "tokens_per_minute": total.tokens,
         "requests_per_minute": total.requests,
-        "limit": limit_out(pool, org=org, family=family, settings=settings),
+        "limit": limit_out(pool, org=org, family=family, settings=settings, limit=limit),
         "headroom_tokens_per_minute": None
         if limit.tokens_per_minute is None
         else limit.tokens_per_minute - total.tokens,
@@ -113,7 +140,10 @@ def list_pools(session: Session, *, org: str, now: datetime, settings: Settings)
         last_bucket=last,
         since_bucket=bucket_start(to_ts(now - POOL_LIST_LOOKBACK)),
     )
-    pools = {p.family: p for p in session.execute(_POOLS_OF_ORG, {"org": org}).scalars()}
+    pools = {
+        row["family"]: PoolSnapshot(**row)
+        for row in session.execute(_POOLS_OF_ORG, {"org": org}).mappings()
+    }
     # Every family in the counters came from the catalogue when its usage was ingested.
     families = recent
     families |= {
