@@ -113,6 +113,27 @@ def test_pools__list_pools_with_recent_usage_or_a_known_limit(usage: UsageApi):
     assert by_family["gpt-4o-mini"]["tokens_per_minute"] == 10
 
 
+def test_pools__list_finds_every_recently_used_family_of_the_org_and_none_of_another(
+    usage: UsageApi,
+):
+    # Families of two organisations interleave alphabetically, and stale ones sit between
+    # recent ones: the list must step over both.
+    usage.post_events(ev("babbage-002", 10, 0, ago=2 * 3600))
+    usage.post_events(ev("davinci-002", 10, 0, ago=10 * 60))
+    usage.post_events(ev("gpt-4", 10, 0, ago=2 * 3600))
+    usage.post_events(ev("gpt-4.1-nano", 20, 0))
+    usage.post_events(ev("gpt-3.5-turbo", 10, 0, ago=3 * 3600), org="other")
+    usage.post_events(ev("gpt-4o", 30, 0), org="other")
+    mine = usage.admin.get("/v1/usage/pools").json()["pools"]
+    theirs = usage.admin.get("/v1/usage/pools", params={"org": "other"}).json()["pools"]
+    assert [(p["family"], p["tokens_per_minute"]) for p in mine] == [
+        ("davinci-002", 0),
+        ("gpt-4.1-nano", 20),
+    ]
+    assert [(p["family"], p["tokens_per_minute"]) for p in theirs] == [("gpt-4o", 30)]
+    assert usage.admin.get("/v1/usage/pools", params={"org": "nobody"}).json()["pools"] == []
+
+
 def test_pools__reading_needs_the_read_scope(usage: UsageApi):
     assert usage.api.anon.get("/v1/usage/pools").status_code == 401
     assert usage.api.client_with("read").get("/v1/usage/pools/gpt-4").status_code == 200
