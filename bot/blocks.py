@@ -531,6 +531,15 @@ def service_error(err: ServiceClientError) -> Message:
             else ""
         )
         exact_line = ""
+    elif err.code == "openai_not_configured":
+        # A setup problem, not an outage: waiting will not fix it, and the user cannot either.
+        title = "ratecard has no OpenAI API key configured"
+        body = (
+            "So it cannot read OpenAI files or launch jobs. Ask the ratecard operator to set "
+            "RATECARD_OPENAI_API_KEY. Estimates from token counts "
+            "(`/estimate train <model> tokens=<n>`) work without it."
+        )
+        exact_line = ""
     elif err.status in (401, 403):
         title = "The bot's API key was refused"
         body = (
