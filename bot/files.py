@@ -3,10 +3,14 @@
 The bot token is sent only to the download URL Slack itself returned for the file (files.info /
 files.list), and only if that URL is on Slack's file hosts (or the configured Slack API host, which
 is how tests point at a loopback fake). A link typed by a user is used only to read the file id.
+Only over https: the token and the file would otherwise cross the network in clear. The one
+exception is a configured Slack API on a loopback address (the test fakes), where nothing leaves
+the machine.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
 import tempfile
@@ -73,14 +77,32 @@ async def find_file(
     )
 
 
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def _download_url(file: dict[str, Any], slack_api_url: str) -> str:
     url = str(file.get("url_private_download") or file.get("url_private") or "")
-    host = (urlsplit(url).hostname or "").lower()
-    allowed = {urlsplit(slack_api_url).hostname or ""}
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    api_host = (urlsplit(slack_api_url).hostname or "").lower()
+    name = file.get("name", "that file")
     if not url or not (
-        host in allowed or any(host == h or host.endswith("." + h) for h in SLACK_FILE_HOSTS)
+        host == api_host or any(host == h or host.endswith("." + h) for h in SLACK_FILE_HOSTS)
     ):
-        raise SlackFileError(f"{file.get('name', 'that file')} has no downloadable copy in Slack.")
+        raise SlackFileError(f"{name} has no downloadable copy in Slack.")
+    if parts.scheme != "https" and not (
+        parts.scheme == "http" and host == api_host and _is_loopback(host)
+    ):
+        raise SlackFileError(
+            f"Slack offered {name} over {parts.scheme or 'an unknown scheme'}, not https; "
+            "I only download files (with the bot token) over https."
+        )
     return url
 
 

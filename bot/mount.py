@@ -18,6 +18,7 @@ import aiohttp
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from slack_bolt.adapter.fastapi.async_handler import AsyncSlackRequestHandler
+from starlette.types import Message
 
 from bot.app import RatecardBoltApp, create_bolt_app
 from bot.signature import signature_problem
@@ -26,6 +27,13 @@ from service.settings import Settings
 
 log = logging.getLogger(__name__)
 EVENTS_PATH = "/slack/events"
+# Slack's requests here are small: a slash command is a form of a dozen short fields plus the
+# typed text (Slack caps a message at 40,000 characters, and commands are one line in practice);
+# a button click carries the message it was clicked on, and those are ours, a launch preview of a
+# few KB. 64 KiB is ten times what the bot ever receives, even with url-encoding inflating JSON
+# up to threefold; the service's 16 MiB limit is for estimate bodies, and a forged request would
+# otherwise be read (and HMAC'd) at that size before its signature could be refused.
+MAX_SLACK_BODY_BYTES = 64 * 1024
 
 
 def slack_configured(settings: Settings) -> bool:
@@ -52,18 +60,54 @@ def mount_slack(
     handler = AsyncSlackRequestHandler(bolt)
 
     async def slack_events(request: Request) -> Response:
-        body = await request.body()
+        body = await _body_within(request, MAX_SLACK_BODY_BYTES)
+        if body is None:
+            log.info("refused a Slack request over %s bytes", MAX_SLACK_BODY_BYTES)
+            return JSONResponse(
+                {
+                    "type": "about:blank",
+                    "title": "Content Too Large",
+                    "status": 413,
+                    "detail": f"Slack requests are limited to {MAX_SLACK_BODY_BYTES:,} bytes",
+                },
+                status_code=413,
+                media_type="application/problem+json",
+            )
         problem = signature_problem(secret, request.headers, body, now=wall_clock())
         if problem is not None:
             # Never log the body or the signature: neither helps, and bodies carry user text.
             log.info("refused a Slack request: %s", problem)
             return JSONResponse({"error": "invalid request"}, status_code=401)
-        return await handler.handle(request)
+        return await handler.handle(_replaying(request, body))
 
     app.add_api_route(EVENTS_PATH, slack_events, methods=["POST"], include_in_schema=False)
     _close_with(app, bolt)
     app.state.slack_bot = bolt
     return bolt
+
+
+async def _body_within(request: Request, limit: int) -> bytes | None:
+    """The body, or None as soon as it is known to exceed `limit` (declared or as it arrives)."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        return None
+    chunks: list[bytes] = []
+    received = 0
+    async for chunk in request.stream():
+        received += len(chunk)
+        if received > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _replaying(request: Request, body: bytes) -> Request:
+    """`request` again, its consumed stream replaced by `body`, for bolt to read."""
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return Request(request.scope, receive)
 
 
 def _close_with(app: FastAPI, bolt: RatecardBoltApp) -> None:

@@ -73,3 +73,76 @@ def test_compose__two_api_replicas_watcher_bot_postgres_with_healthchecks():
     assert "healthcheck" in services["postgres"]
     assert services["api"]["depends_on"]["postgres"]["condition"] == "service_healthy"
     assert services["api"]["environment"]["RATECARD_RUN_WATCHER"] == "false"
+
+
+# -- declared dependencies against imports -------------------------------------------------------
+
+RUNTIME_PACKAGES = ("pricing", "service", "bot")
+# Declared for what a dependency does with it; our code never imports it.
+USED_BY_A_DEPENDENCY = {"python-multipart": "FastAPI parses form bodies with it"}
+# Imported directly but shipped (and version-pinned) by the distribution on the right.
+SHIPPED_WITH = {
+    "starlette": "fastapi",
+    "sqlalchemy": "sqlmodel",
+    "pydantic-core": "pydantic",
+    "anyio": "httpx",
+}
+
+
+def _normalise(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _declared_runtime_dependencies() -> set[str]:
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    return {
+        _normalise(re.split(r"[\[<>=!~;\s]", req, maxsplit=1)[0]) for req in project["dependencies"]
+    }
+
+
+def _third_party_imports() -> dict[str, str]:
+    """Top-level module imported by pricing/, service/, bot/ -> one file that imports it."""
+    import ast
+
+    found: dict[str, str] = {}
+    for package in RUNTIME_PACKAGES:
+        for path in sorted((ROOT / package).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+                if isinstance(node, ast.Import):
+                    names = [alias.name for alias in node.names]
+                elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                    names = [node.module]
+                else:
+                    continue
+                for name in names:
+                    top = name.split(".")[0]
+                    if top not in sys.stdlib_module_names and top not in RUNTIME_PACKAGES:
+                        found.setdefault(top, str(path.relative_to(ROOT)))
+    return found
+
+
+def _distributions_of(module: str) -> set[str]:
+    from importlib.metadata import packages_distributions
+
+    return {_normalise(d) for d in packages_distributions().get(module, [])}
+
+
+def test_dependencies__every_third_party_import_is_declared():
+    declared = _declared_runtime_dependencies()
+    undeclared = {}
+    for module, where in _third_party_imports().items():
+        dists = _distributions_of(module)
+        assert dists, f"{module} (imported by {where}) is not installed"
+        if not any(d in declared or SHIPPED_WITH.get(d) in declared for d in dists):
+            undeclared[module] = where
+    assert not undeclared, f"imported but not in [project] dependencies: {undeclared}"
+
+
+def test_dependencies__every_declared_runtime_dependency_is_imported():
+    imported: set[str] = set()
+    for module in _third_party_imports():
+        imported |= _distributions_of(module)
+    unused = _declared_runtime_dependencies() - imported - set(USED_BY_A_DEPENDENCY)
+    assert not unused, f"declared in [project] dependencies but imported nowhere: {unused}"

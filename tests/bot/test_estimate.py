@@ -182,3 +182,17 @@ def test_estimate__expired_response_url_falls_back_to_the_web_api(stack: SlackSt
     ephemeral = [c for c in stack.slack_state.calls if c.method == "chat.postEphemeral"]
     assert len(ephemeral) == 1 and ephemeral[0].args["user"] == "U0ALICE"
     assert "Did you mean" in texts(ephemeral[0].args)
+
+
+@pytest.mark.parametrize(
+    ("command", "text"),
+    [("/estimate", "train gpt-4o-mini file=file-abc123"), ("/launch", "gpt-4o-mini file-abc123")],
+)
+def test_estimate__openai_file_without_an_openai_key_says_who_must_set_what(
+    stack: SlackStack, command: str, text: str
+) -> None:
+    _, url = stack.command(command, text)
+    shown = texts(stack.last_response(url))
+    assert "no OpenAI API key configured" in shown
+    assert "ratecard operator" in shown and "RATECARD_OPENAI_API_KEY" in shown
+    assert "try again" not in shown

@@ -131,3 +131,47 @@ def test_events__ack_does_not_wait_for_the_slack_web_api(stack: SlackStack) -> N
     stack.wait_idle()
     assert "$2.40" in stack.last_response(response_url)["text"]
     assert [c.method for c in stack.slack_state.calls if c.method == "auth.test"] == []
+
+
+def test_events__body_over_the_slack_limit_is_413_before_its_signature_is_checked(
+    stack: SlackStack,
+) -> None:
+    from bot.mount import MAX_SLACK_BODY_BYTES
+
+    body, response_url = estimate_body(stack)
+    padded = body + b"&pad=" + b"x" * MAX_SLACK_BODY_BYTES
+    response = stack.post(padded, signed_headers(padded))
+    assert response.status_code == 413
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert f"{MAX_SLACK_BODY_BYTES:,} bytes" in response.json()["detail"]
+    stack.wait_idle()
+    assert stack.responses(response_url) == []
+    assert estimates_stored(stack) == 0
+
+
+def test_events__chunked_body_over_the_slack_limit_is_413(stack: SlackStack) -> None:
+    from bot.mount import MAX_SLACK_BODY_BYTES
+
+    body, response_url = estimate_body(stack)
+    padded = body + b"&pad=" + b"x" * MAX_SLACK_BODY_BYTES
+
+    def chunks():  # type: ignore[no-untyped-def]
+        for start in range(0, len(padded), 8192):
+            yield padded[start : start + 8192]
+
+    response = stack.http.post(stack.events_url, content=chunks(), headers=signed_headers(padded))
+    assert response.status_code == 413
+    stack.wait_idle()
+    assert stack.responses(response_url) == []
+
+
+def test_events__body_just_under_the_slack_limit_is_still_answered(stack: SlackStack) -> None:
+    from bot.mount import MAX_SLACK_BODY_BYTES
+
+    body, response_url = estimate_body(stack)
+    padded = body + b"&pad=" + b"x" * (MAX_SLACK_BODY_BYTES - len(body) - 5)
+    assert len(padded) == MAX_SLACK_BODY_BYTES
+    response = stack.post(padded, signed_headers(padded))
+    assert response.status_code == 200
+    stack.wait_idle()
+    assert stack.responses(response_url)

@@ -497,7 +497,7 @@ def test_analyse__multiprocess_with_lines_longer_than_a_range(tmp_path):
 
 
 def test_split__ranges_are_line_aligned_and_cover_the_file(tmp_path):
-    from pricing.datasets import _split
+    from pricing.dataset_files import split_ranges as _split
 
     path = tmp_path / "f.jsonl"
     data = b"a\n" + b"b" * 1000 + b"\n" + b"c\nd\n" + b"e" * 10

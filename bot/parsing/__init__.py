@@ -1,0 +1,72 @@
+"""Slash-command text -> typed requests, one module per command. Pure: no Slack, no network,
+no clock. The names every caller uses are re-exported here."""
+
+from bot.parsing.args import (
+    COMMANDS,
+    FILE_ID,
+    MAX_TOKENS,
+    SLACK_FILE_HOSTS,
+    Epochs,
+    Help,
+    UsageError,
+    file_id_from_ref,
+    parse_count,
+    parse_date,
+    parse_epochs,
+    parse_percent_fraction,
+)
+from bot.parsing.estimate import (
+    EstimateCommand,
+    Inference,
+    TrainFromOpenAIFile,
+    TrainFromSlackFile,
+    TrainFromTokens,
+    parse_estimate,
+)
+from bot.parsing.launch import Launch, LaunchCommand, parse_launch
+from bot.parsing.notify import (
+    NotifyAll,
+    NotifyCommand,
+    NotifyJob,
+    NotifyList,
+    NotifyOff,
+    NotifyTarget,
+    NotifyTeam,
+    NotifyTpm,
+    parse_notify,
+)
+from bot.parsing.usage import USAGE
+
+__all__ = [
+    "COMMANDS",
+    "FILE_ID",
+    "MAX_TOKENS",
+    "SLACK_FILE_HOSTS",
+    "USAGE",
+    "Epochs",
+    "EstimateCommand",
+    "Help",
+    "Inference",
+    "Launch",
+    "LaunchCommand",
+    "NotifyAll",
+    "NotifyCommand",
+    "NotifyJob",
+    "NotifyList",
+    "NotifyOff",
+    "NotifyTarget",
+    "NotifyTeam",
+    "NotifyTpm",
+    "TrainFromOpenAIFile",
+    "TrainFromSlackFile",
+    "TrainFromTokens",
+    "UsageError",
+    "file_id_from_ref",
+    "parse_count",
+    "parse_date",
+    "parse_epochs",
+    "parse_estimate",
+    "parse_launch",
+    "parse_notify",
+    "parse_percent_fraction",
+]
