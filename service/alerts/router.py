@@ -43,7 +43,7 @@ def create_subscription(
         host=settings.host,
         port=settings.port,
         service_url=settings.service_url,
-        allow_loopback=settings.webhook_allow_loopback,
+        allowed_networks=settings.webhook_allowed_networks,
     )
     sub, secret = service.create_subscription(
         session, request=body, created_by=principal.name, policy=policy
