@@ -8,6 +8,7 @@ import logging
 import secrets
 from datetime import date
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy import and_, update
 from sqlmodel import Session, col, select
@@ -207,12 +208,29 @@ def delete_subscription(session: Session, *, subscription_id: str) -> None:
     log.info("subscription %s deleted", sub.id)
 
 
-def subscription_out(sub: Subscription) -> SubscriptionOut:
+def shown_url(url: str, *, full: bool) -> str:
+    """A webhook URL as a caller may see it: in full for admins; for everyone else only scheme,
+    host and port, because paths, queries and userinfo of webhook URLs often carry tokens."""
+    if full:
+        return url
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    shown = f"[{host}]" if ":" in host else host
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    return f"{parts.scheme}://{shown}{f':{port}' if port else ''}/…"
+
+
+def subscription_out(sub: Subscription, *, full_urls: bool) -> SubscriptionOut:
     destination: SlackDestination | WebhookDestinationOut
     if sub.destination_type == SLACK:
         destination = SlackDestination(type="slack", channel=sub.slack_channel or "")
     else:
-        destination = WebhookDestinationOut(type="webhook", url=sub.webhook_url or "")
+        destination = WebhookDestinationOut(
+            type="webhook", url=shown_url(sub.webhook_url or "", full=full_urls)
+        )
     follows: FollowJob | FollowTeam | FollowAllJobs | FollowTpm
     if sub.follows_type == FOLLOW_JOB:
         follows = FollowJob(type="job", job_id=sub.follows_job_id or "")
@@ -236,12 +254,14 @@ def subscription_out(sub: Subscription) -> SubscriptionOut:
     )
 
 
-def alert_out(row: Delivery) -> AlertOut:
+def alert_out(row: Delivery, *, full_urls: bool) -> AlertOut:
     destination: SlackDestination | WebhookDestinationOut
     if row.destination_type == SLACK:
         destination = SlackDestination(type="slack", channel=row.destination)
     else:
-        destination = WebhookDestinationOut(type="webhook", url=row.destination)
+        destination = WebhookDestinationOut(
+            type="webhook", url=shown_url(row.destination, full=full_urls)
+        )
     return AlertOut(
         id=row.id,
         webhook_id=row.webhook_id,
