@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
+import re
 import secrets
 from datetime import date
 from typing import Any
@@ -274,7 +275,7 @@ def alert_out(row: Delivery, *, full_urls: bool) -> AlertOut:
         attempts=row.attempts,
         next_attempt_at=row.next_attempt_at if row.status == PENDING else None,
         last_attempt_at=row.last_attempt_at,
-        last_error=row.last_error,
+        last_error=_without_reply(row.last_error),
         delivered_at=row.delivered_at,
         created_at=row.created_at,
     )
@@ -346,3 +347,14 @@ def retry_alert(session: Session, *, alert_id: str) -> Delivery:
         )
     session.refresh(row)
     return row
+
+
+_OLD_REPLY_SNIPPET = re.compile(r"^(receiver answered \d{3}): .*$", re.DOTALL)
+
+
+def _without_reply(last_error: str | None) -> str | None:
+    # Rows written before the reply body stopped being kept still hold its first 200 characters
+    # after "receiver answered NNN: "; they are never shown.
+    if last_error is None:
+        return None
+    return _OLD_REPLY_SNIPPET.sub(r"\1", last_error)

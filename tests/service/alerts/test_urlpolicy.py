@@ -118,6 +118,14 @@ def test_default__refuses_a_name_that_resolves_to_a_private_address():
         policy().check("http://finance.corp:8080/hook", resolve=DNS)
 
 
+def test_default__compose_neighbours_are_refused():
+    # In compose, "postgres" and the other replica resolve to the project's private network.
+    compose = resolver({"postgres": ["172.18.0.2"], "api": ["172.18.0.4", "172.18.0.5"]})
+    for url in ("http://postgres:5432/", "http://api:8000/v1/keys"):
+        with pytest.raises(ForbiddenUrl, match="private"):
+            policy().check(url, resolve=compose)
+
+
 def test_default__localhost_through_the_real_resolver_is_refused():
     with pytest.raises(ForbiddenUrl, match="loopback"):
         policy().check("http://localhost:9000/", resolve=system_resolver)

@@ -12,10 +12,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
+from sqlmodel import select
 
 from service.alerts.dispatcher import AlertDispatcher
+from service.alerts.models import Delivery
 from service.alerts.transport import VettedTransport
 from service.alerts.urlpolicy import ForbiddenUrl, UnresolvableHost, UrlPolicy, system_resolver
+from service.db import session_scope
 from tests.service.alerts.conftest import AlertsEnv, drain, job_payload
 
 LEAK = "internal-db-password=hunter2"
@@ -187,3 +190,20 @@ def test_listings__read_keys_see_webhook_urls_without_path_query_or_token(alerts
 
 def test_system_resolver__localhost_is_loopback():
     assert set(system_resolver("localhost", 80)) <= {"127.0.0.1", "::1"}
+
+
+def test_alert_log__reply_bodies_kept_by_earlier_versions_are_not_shown(
+    alerts: AlertsEnv, raw_receiver: Receiver
+):
+    raw_receiver.status = 500
+    alerts.subscribe(
+        {"type": "webhook", "url": f"http://127.0.0.1:{raw_receiver.port}/h"}, {"type": "all_jobs"}
+    )
+    alerts.finish_job(job_payload())
+    drain(alerts.dispatcher())
+    with session_scope(alerts.engine) as session:
+        (row,) = session.exec(select(Delivery)).all()
+        row.last_error = f"receiver answered 500: {LEAK}"  # as stored before this release
+    with alerts.client_with("read") as reader:
+        (shown,) = reader.get("/v1/alerts").json()["items"]
+    assert shown["last_error"] == "receiver answered 500"
