@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -127,11 +128,25 @@ class Settings(BaseSettings):
     run_dispatcher: bool = Field(
         True, description="run the alert dispatcher inside `ratecard serve`"
     )
-    webhook_allow_loopback: bool = Field(
-        False,
-        description="allow webhook URLs on loopback addresses (tests, demos); the service's own "
-        "host:port is refused regardless",
+    webhook_allowed_networks: str = Field(
+        "",
+        description="comma-separated networks webhooks may reach although they are not public, "
+        "e.g. `10.1.0.0/16,fd00::/8` for internal receivers, `127.0.0.0/8` for one on this host; "
+        "by default only public addresses are (cloud metadata and the service's own host:port "
+        "are refused regardless)",
     )
+
+    @field_validator("webhook_allowed_networks")
+    @classmethod
+    def _networks_parse(cls, value: str) -> str:
+        # Fail at start-up on a typo, not at the first webhook.
+        for item in filter(None, (part.strip() for part in value.split(","))):
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(f"{item!r} is not a network such as 10.1.0.0/16") from None
+        return value
+
     webhook_timeout_seconds: float = Field(
         10.0, gt=0, description="per-request timeout for webhooks and Slack"
     )

@@ -34,7 +34,6 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col
 
-from service.alerts.events import Event
 from service.alerts.messages import render_event
 from service.alerts.models import (
     DELIVERED,
@@ -44,9 +43,11 @@ from service.alerts.models import (
     SENDING,
     SLACK,
     Delivery,
+    Event,
     Subscription,
 )
 from service.alerts.senders import Outcome, send_slack, send_webhook, webhook_body
+from service.alerts.transport import VettedTransport
 from service.alerts.urlpolicy import Resolver, UrlPolicy, system_resolver
 from service.db import session_scope
 from service.settings import Settings
@@ -105,11 +106,14 @@ class AlertDispatcher:
             host=settings.host,
             port=settings.port,
             service_url=settings.service_url,
-            allow_loopback=settings.webhook_allow_loopback,
+            allowed_networks=settings.webhook_allowed_networks,
             resolve=resolve,
         )
         self._http = httpx.Client(
-            timeout=settings.webhook_timeout_seconds, follow_redirects=False, trust_env=False
+            timeout=settings.webhook_timeout_seconds,
+            follow_redirects=False,
+            trust_env=False,
+            transport=VettedTransport(self.policy, resolve=resolve),
         )
         self._pool = ThreadPoolExecutor(
             max_workers=min(MAX_WORKERS, settings.alert_batch_size),
@@ -290,8 +294,6 @@ class AlertDispatcher:
             secret=alert.webhook_secret,
             webhook_id=alert.webhook_id,
             body=body,
-            policy=self.policy,
-            resolve=self.resolve,
         )
 
     def finish(self, alert: Claimed, outcome: Outcome) -> None:

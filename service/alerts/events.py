@@ -9,34 +9,19 @@ that did not happen.
 from __future__ import annotations
 
 import logging
-from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, UniqueConstraint
-from sqlmodel import Field, Session, SQLModel, select
+from sqlmodel import Session, select
 
-from service.types import UTCDateTime, utcnow
+from service.alerts.fanout import fan_out
+from service.alerts.models import Event
+
+__all__ = ["JOB_FINISHED", "TPM_THRESHOLD", "Event", "publish_event"]
 
 log = logging.getLogger(__name__)
 
 JOB_FINISHED = "job.finished"
 TPM_THRESHOLD = "tpm.threshold"
-
-
-class Event(SQLModel, table=True):
-    __tablename__ = "events"
-    __table_args__ = (UniqueConstraint("dedupe_key", name="uq_events_dedupe_key"),)
-
-    id: int | None = Field(default=None, primary_key=True)
-    kind: str = Field(max_length=50, index=True)
-    subject: str = Field(max_length=200, index=True)  # job id or TPM pool "org/family"
-    dedupe_key: str = Field(
-        max_length=300
-    )  # one event per transition, e.g. "job.finished:ftjob-1:succeeded"
-    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
-    created_at: datetime = Field(
-        default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)
-    )
 
 
 def publish_event(
@@ -50,9 +35,6 @@ def publish_event(
     session.add(event)
     session.flush()
     log.info("event %s %s recorded", kind, subject)
-    # Imported here: the fan-out module imports this one (Event) for its queries.
-    from service.alerts.fanout import fan_out
-
     # Same session, same transaction: the alert rows commit or roll back with the state change.
     fan_out(session, event)
     return event

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from decimal import Decimal, InvalidOperation
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import and_, or_
 from sqlmodel import Session, col, select
@@ -23,13 +23,11 @@ from service.alerts.models import (
     FOLLOW_TEAM,
     FOLLOW_TPM,
     Delivery,
+    Event,
     Subscription,
     new_delivery_ids,
 )
 from service.types import utcnow
-
-if TYPE_CHECKING:
-    from service.alerts.events import Event
 
 log = logging.getLogger(__name__)
 
@@ -125,8 +123,6 @@ def _wants_tpm(
             return Decimal(str(payload.get("utilisation_pct"))) >= sub.threshold_pct
         except InvalidOperation:
             return False
-    from service.alerts.events import Event
-
     last = session.exec(
         select(Event.payload)
         .join(Delivery, col(Delivery.event_id) == col(Event.id))

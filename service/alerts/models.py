@@ -1,12 +1,17 @@
-"""Subscriptions (who wants to hear about what) and deliveries (the outbox rows to send)."""
+"""Events (the outbox), subscriptions (who wants to hear about what) and deliveries (rows to send).
+
+The tables live together so the modules that write and match them (events, fanout) import this
+one and never each other.
+"""
 
 from __future__ import annotations
 
 import secrets
 import time
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Column, Index, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from service.types import UTCDateTime, utcnow
@@ -68,6 +73,24 @@ class Subscription(SQLModel, table=True):
     @property
     def destination_label(self) -> str:
         return (self.slack_channel if self.destination_type == SLACK else self.webhook_url) or ""
+
+
+class Event(SQLModel, table=True):
+    """Something that happened, recorded once per transition (service.alerts.events writes it)."""
+
+    __tablename__ = "events"
+    __table_args__ = (UniqueConstraint("dedupe_key", name="uq_events_dedupe_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=50, index=True)
+    subject: str = Field(max_length=200, index=True)  # job id or TPM pool "org/family"
+    dedupe_key: str = Field(
+        max_length=300
+    )  # one event per transition, e.g. "job.finished:ftjob-1:succeeded"
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)
+    )
 
 
 class Delivery(SQLModel, table=True):

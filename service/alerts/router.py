@@ -16,6 +16,7 @@ from service.alerts.schemas import (
     SubscriptionPage,
 )
 from service.alerts.urlpolicy import UrlPolicy
+from service.auth.service import Principal
 from service.deps import AdminKey, LaunchKey, ReadKey, SessionDep, SettingsDep
 
 log = logging.getLogger(__name__)
@@ -43,12 +44,13 @@ def create_subscription(
         host=settings.host,
         port=settings.port,
         service_url=settings.service_url,
-        allow_loopback=settings.webhook_allow_loopback,
+        allowed_networks=settings.webhook_allowed_networks,
     )
     sub, secret = service.create_subscription(
         session, request=body, created_by=principal.name, policy=policy
     )
-    out = service.subscription_out(sub)
+    # The creator just sent this URL: it is shown back in full whatever the key.
+    out = service.subscription_out(sub, full_urls=True)
     return SubscriptionCreated(**out.model_dump(), webhook_secret=secret)
 
 
@@ -57,7 +59,7 @@ def create_subscription(
 )
 def list_subscriptions(
     session: SessionDep,
-    _: ReadKey,
+    principal: ReadKey,
     created_by: Annotated[str | None, Query(max_length=100)] = None,
     destination: Annotated[
         str | None, Query(max_length=2000, description="a Slack channel/user id or a webhook URL")
@@ -69,7 +71,8 @@ def list_subscriptions(
         session, created_by=created_by, destination=destination, limit=limit, cursor=cursor
     )
     return SubscriptionPage(
-        items=[service.subscription_out(r) for r in rows], next_cursor=next_cursor
+        items=[service.subscription_out(r, full_urls=_is_admin(principal)) for r in rows],
+        next_cursor=next_cursor,
     )
 
 
@@ -78,9 +81,12 @@ def list_subscriptions(
     response_model=SubscriptionOut,
     summary="One subscription",
 )
-def get_subscription(subscription_id: str, session: SessionDep, _: ReadKey) -> SubscriptionOut:
+def get_subscription(
+    subscription_id: str, session: SessionDep, principal: ReadKey
+) -> SubscriptionOut:
     return service.subscription_out(
-        service.get_subscription(session, subscription_id=subscription_id)
+        service.get_subscription(session, subscription_id=subscription_id),
+        full_urls=_is_admin(principal),
     )
 
 
@@ -100,7 +106,7 @@ def delete_subscription(subscription_id: str, session: SessionDep, _: LaunchKey)
 )
 def list_alerts(
     session: SessionDep,
-    _: ReadKey,
+    principal: ReadKey,
     status: DeliveryStatus | None = None,
     subscription_id: Annotated[str | None, Query(max_length=40)] = None,
     event_kind: Annotated[
@@ -123,12 +129,17 @@ def list_alerts(
         limit=limit,
         cursor=cursor,
     )
-    return AlertPage(items=[service.alert_out(r) for r in rows], next_cursor=next_cursor)
+    full = _is_admin(principal)
+    return AlertPage(
+        items=[service.alert_out(r, full_urls=full) for r in rows], next_cursor=next_cursor
+    )
 
 
 @router.get("/v1/alerts/{alert_id}", response_model=AlertOut, summary="One alert delivery")
-def get_alert(alert_id: str, session: SessionDep, _: ReadKey) -> AlertOut:
-    return service.alert_out(service.get_alert(session, alert_id=alert_id))
+def get_alert(alert_id: str, session: SessionDep, principal: ReadKey) -> AlertOut:
+    return service.alert_out(
+        service.get_alert(session, alert_id=alert_id), full_urls=_is_admin(principal)
+    )
 
 
 @router.post(
@@ -140,4 +151,9 @@ def get_alert(alert_id: str, session: SessionDep, _: ReadKey) -> AlertOut:
 def retry_alert(alert_id: str, session: SessionDep, principal: AdminKey) -> AlertOut:
     row = service.retry_alert(session, alert_id=alert_id)
     log.info("alert %s re-queued by %s", alert_id, principal.name)
-    return service.alert_out(row)
+    return service.alert_out(row, full_urls=True)
+
+
+def _is_admin(principal: Principal) -> bool:
+    # Webhook URLs often carry tokens: only admins see them whole.
+    return "admin" in principal.scopes

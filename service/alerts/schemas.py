@@ -45,7 +45,10 @@ class WebhookDestinationIn(BaseModel):
 
 class WebhookDestinationOut(BaseModel):
     type: Literal["webhook"]
-    url: str
+    url: str = Field(
+        description="in full for admin keys (and in the answer to its creation); other keys see "
+        "`scheme://host[:port]/…` only, since paths and queries often carry tokens"
+    )
 
 
 class FollowJob(BaseModel):
@@ -124,7 +127,9 @@ class AlertOut(BaseModel):
     attempts: int
     next_attempt_at: datetime | None = Field(description="when a pending alert is tried next")
     last_attempt_at: datetime | None
-    last_error: str | None
+    last_error: str | None = Field(
+        description="our account of the last failure (status, reason); never the receiver's body"
+    )
     delivered_at: datetime | None
     created_at: datetime
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
+import re
 import secrets
 from datetime import date
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy import and_, update
 from sqlmodel import Session, col, select
@@ -207,12 +209,29 @@ def delete_subscription(session: Session, *, subscription_id: str) -> None:
     log.info("subscription %s deleted", sub.id)
 
 
-def subscription_out(sub: Subscription) -> SubscriptionOut:
+def shown_url(url: str, *, full: bool) -> str:
+    """A webhook URL as a caller may see it: in full for admins; for everyone else only scheme,
+    host and port, because paths, queries and userinfo of webhook URLs often carry tokens."""
+    if full:
+        return url
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    shown = f"[{host}]" if ":" in host else host
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    return f"{parts.scheme}://{shown}{f':{port}' if port else ''}/…"
+
+
+def subscription_out(sub: Subscription, *, full_urls: bool) -> SubscriptionOut:
     destination: SlackDestination | WebhookDestinationOut
     if sub.destination_type == SLACK:
         destination = SlackDestination(type="slack", channel=sub.slack_channel or "")
     else:
-        destination = WebhookDestinationOut(type="webhook", url=sub.webhook_url or "")
+        destination = WebhookDestinationOut(
+            type="webhook", url=shown_url(sub.webhook_url or "", full=full_urls)
+        )
     follows: FollowJob | FollowTeam | FollowAllJobs | FollowTpm
     if sub.follows_type == FOLLOW_JOB:
         follows = FollowJob(type="job", job_id=sub.follows_job_id or "")
@@ -236,12 +255,14 @@ def subscription_out(sub: Subscription) -> SubscriptionOut:
     )
 
 
-def alert_out(row: Delivery) -> AlertOut:
+def alert_out(row: Delivery, *, full_urls: bool) -> AlertOut:
     destination: SlackDestination | WebhookDestinationOut
     if row.destination_type == SLACK:
         destination = SlackDestination(type="slack", channel=row.destination)
     else:
-        destination = WebhookDestinationOut(type="webhook", url=row.destination)
+        destination = WebhookDestinationOut(
+            type="webhook", url=shown_url(row.destination, full=full_urls)
+        )
     return AlertOut(
         id=row.id,
         webhook_id=row.webhook_id,
@@ -254,7 +275,7 @@ def alert_out(row: Delivery) -> AlertOut:
         attempts=row.attempts,
         next_attempt_at=row.next_attempt_at if row.status == PENDING else None,
         last_attempt_at=row.last_attempt_at,
-        last_error=row.last_error,
+        last_error=_without_reply(row.last_error),
         delivered_at=row.delivered_at,
         created_at=row.created_at,
     )
@@ -326,3 +347,14 @@ def retry_alert(session: Session, *, alert_id: str) -> Delivery:
         )
     session.refresh(row)
     return row
+
+
+_OLD_REPLY_SNIPPET = re.compile(r"^(receiver answered \d{3}): .*$", re.DOTALL)
+
+
+def _without_reply(last_error: str | None) -> str | None:
+    # Rows written before the reply body stopped being kept still hold its first 200 characters
+    # after "receiver answered NNN: "; they are never shown.
+    if last_error is None:
+        return None
+    return _OLD_REPLY_SNIPPET.sub(r"\1", last_error)

@@ -1,27 +1,37 @@
 """Which webhook URLs the service may call (server-side request forgery guard).
 
-Refused: schemes other than http(s), credentials in the URL, cloud metadata names and addresses,
-link-local, unspecified, multicast and reserved addresses, loopback (unless the operator allows
-it), and the service's own host:port (always, so an alert can never call the API that sent it).
-Private networks (10/8, 172.16/12, 192.168/16) stay allowed: finance tooling usually lives there.
+By default only public addresses are reachable: everything Python's ``ipaddress`` does not call
+global is refused (loopback, private, shared 100.64/10, link-local, unique-local, site-local,
+reserved, multicast), and so is every address of this host's own interfaces. IPv6 forms that
+carry an IPv4 address (IPv4-mapped, 6to4, Teredo, NAT64 64:ff9b::/96) are judged by the IPv4
+address they carry. An operator opens named networks for internal receivers with
+``RATECARD_WEBHOOK_ALLOWED_NETWORKS``; cloud metadata addresses and this service's own host:port
+stay refused even inside them.
 
-The same check runs when a subscription is created and again before every send, on a fresh
-resolution, and the request then goes to the address that was checked (no second lookup a DNS
-rebinding could answer differently).
+The check runs when a subscription is created and again on every send, on a fresh resolution,
+and the request then goes to an address that was checked (``service.alerts.transport``), so a
+name that changes its answer (DNS rebinding) cannot slip through.
 """
 
 from __future__ import annotations
 
 import contextlib
 import ipaddress
+import logging
 import socket
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+import psutil
+
+log = logging.getLogger(__name__)
+
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 Resolver = Callable[[str, int], list[str]]
 
+ALLOWED_NETWORKS_SETTING = "RATECARD_WEBHOOK_ALLOWED_NETWORKS"
 MAX_URL_LENGTH = 2000
 METADATA_HOSTNAMES = (
     "metadata.google.internal",
@@ -44,6 +54,8 @@ METADATA_ADDRESSES = frozenset(
     )
 )
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
+_SHARED = ipaddress.ip_network("100.64.0.0/10")
+_UNIQUE_LOCAL = ipaddress.ip_network("fc00::/7")
 _THIS_NETWORK = ipaddress.ip_network("0.0.0.0/8")
 
 
@@ -63,13 +75,37 @@ def system_resolver(host: str, port: int) -> list[str]:
     return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
+def parse_networks(text: str) -> tuple[IPNetwork, ...]:
+    """``"10.1.0.0/16, fd00::/8"`` -> networks; raises ValueError naming the bad entry."""
+    networks = []
+    for item in (part.strip() for part in text.split(",")):
+        if not item:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(item, strict=False))
+        except ValueError:
+            raise ValueError(f"{item!r} is not a network such as 10.1.0.0/16 or fd00::/8") from None
+    return tuple(networks)
+
+
+def host_interface_addresses() -> frozenset[IPAddress]:
+    """Every address of this host's network interfaces (the host's own services listen there)."""
+    found: set[IPAddress] = set()
+    for entries in psutil.net_if_addrs().values():
+        for entry in entries:
+            if entry.family in (socket.AF_INET, socket.AF_INET6):
+                with contextlib.suppress(ValueError):
+                    found.add(ipaddress.ip_address(entry.address.split("%", 1)[0]))
+    return frozenset(found)
+
+
 @dataclass(frozen=True)
 class CheckedUrl:
     url: str
     scheme: str
     host: str  # lower-case, without brackets or trailing dot
     port: int
-    addresses: tuple[str, ...]  # every resolved address, all allowed; send to the first
+    addresses: tuple[str, ...]  # every resolved address, all allowed
 
     @property
     def host_header(self) -> str:
@@ -80,12 +116,11 @@ class CheckedUrl:
 
 @dataclass(frozen=True)
 class UrlPolicy:
-    allow_loopback: bool = False
+    allowed_networks: tuple[IPNetwork, ...] = ()
     own_ports: frozenset[int] = frozenset()
     own_hosts: frozenset[str] = frozenset()
     own_addresses: frozenset[IPAddress] = frozenset()
-    binds_all_interfaces: bool = False
-    local_addresses: frozenset[IPAddress] = field(default_factory=frozenset)
+    host_addresses: frozenset[IPAddress] = frozenset()
 
     @classmethod
     def for_service(
@@ -94,8 +129,9 @@ class UrlPolicy:
         host: str,
         port: int,
         service_url: str,
-        allow_loopback: bool,
+        allowed_networks: str | Iterable[IPNetwork] = (),
         resolve: Resolver = system_resolver,
+        host_addresses: frozenset[IPAddress] | None = None,
     ) -> UrlPolicy:
         ports = {port}
         hosts = {_clean_host(host)} if host else set()
@@ -107,17 +143,20 @@ class UrlPolicy:
         addresses: set[IPAddress] = set()
         for name in hosts:
             addresses.update(_resolve_quietly(name, port, resolve))
-        binds_all = _clean_host(host) in ("0.0.0.0", "::", "")  # noqa: S104 - comparing, not binding
-        local: set[IPAddress] = set()
-        if binds_all:
-            local.update(_resolve_quietly(socket.gethostname(), port, resolve))
+        if host_addresses is None:
+            host_addresses = host_interface_addresses()
+            host_addresses |= _resolve_quietly(socket.gethostname(), port, resolve)
+        networks = (
+            parse_networks(allowed_networks)
+            if isinstance(allowed_networks, str)
+            else tuple(allowed_networks)
+        )
         return cls(
-            allow_loopback=allow_loopback,
+            allowed_networks=networks,
             own_ports=frozenset(ports),
             own_hosts=frozenset(hosts),
             own_addresses=frozenset(addresses),
-            binds_all_interfaces=binds_all,
-            local_addresses=frozenset(local),
+            host_addresses=frozenset(host_addresses),
         )
 
     def check(self, url: str, *, resolve: Resolver = system_resolver) -> CheckedUrl:
@@ -149,53 +188,106 @@ class UrlPolicy:
         if not addresses:
             raise UnresolvableHost(f"cannot resolve host {host!r}")
         for text in addresses:
-            self._check_address(ipaddress.ip_address(text.split("%", 1)[0]), port, host)
+            try:
+                address = ipaddress.ip_address(text.split("%", 1)[0])
+            except ValueError:
+                raise ForbiddenUrl(f"{host} resolved to {text!r}, not an IP address") from None
+            self.check_address(address, port=port, host=host)
         return CheckedUrl(
             url=url.strip(), scheme=scheme, host=host, port=port, addresses=tuple(addresses)
         )
 
-    def _check_address(self, address: IPAddress, port: int, host: str) -> None:
+    def check_address(self, address: IPAddress, *, port: int, host: str) -> None:
+        """Raise ForbiddenUrl unless the service may connect to address:port."""
         shown = host if host == str(address) else f"{host} ({address})"
-        for candidate in _views(address):
+        views = [address, *embedded_ipv4(address)]
+        for candidate in views:
             if candidate in METADATA_ADDRESSES:
                 raise ForbiddenUrl(f"{shown} is a cloud metadata address")
-            if candidate.is_link_local:
-                raise ForbiddenUrl(f"{shown} is a link-local address")
-            if candidate.is_unspecified or candidate in _THIS_NETWORK:
-                raise ForbiddenUrl(f"{shown} is not a routable address")
-            if candidate.is_multicast or (candidate.is_reserved and not candidate.is_loopback):
-                raise ForbiddenUrl(f"{shown} is a multicast or reserved address")
             if port in self.own_ports and (
                 candidate in self.own_addresses
                 or candidate.is_loopback
-                or (self.binds_all_interfaces and candidate in self.local_addresses)
+                or candidate in self.host_addresses
             ):
                 raise ForbiddenUrl("webhook URL points at this service itself")
-            if candidate.is_loopback and not self.allow_loopback:
-                raise ForbiddenUrl(
-                    f"{shown} is a loopback address; a receiver on the service's own host is "
-                    "usually a mistake (set RATECARD_WEBHOOK_ALLOW_LOOPBACK=true to allow it)"
-                )
+        if self._allowed(address):
+            return
+        carried = views[1:]
+        if carried:
+            # A translation form reaches the IPv4 address it carries: judge that address.
+            for inner in carried:
+                if not self._allowed(inner) and (reason := self._refusal(inner)):
+                    raise ForbiddenUrl(f"{shown} carries {inner}, {reason}{self._hint()}")
+            return
+        if reason := self._refusal(address):
+            raise ForbiddenUrl(f"{shown} is {reason}{self._hint()}")
+
+    def _allowed(self, address: IPAddress) -> bool:
+        return any(address in network for network in self.allowed_networks)
+
+    def _refusal(self, address: IPAddress) -> str | None:
+        reason = not_public_reason(address)
+        if reason is None and address in self.host_addresses:
+            return "an address of this host"
+        return reason
+
+    @staticmethod
+    def _hint() -> str:
+        return (
+            f"; only public addresses are allowed unless {ALLOWED_NETWORKS_SETTING} "
+            "names the network"
+        )
+
+
+def not_public_reason(address: IPAddress) -> str | None:
+    """Why an address is not public, or None when it is."""
+    if address.is_loopback:
+        return "a loopback address"
+    if address.is_link_local:
+        return "a link-local address"
+    if address.is_unspecified or address in _THIS_NETWORK:
+        return "not a routable address"
+    if address.is_multicast:
+        return "a multicast address"
+    if isinstance(address, ipaddress.IPv4Address):
+        if address in _SHARED:
+            return "a shared (carrier-grade NAT) address"
+    else:
+        if address.is_site_local:
+            return "a site-local address"
+        if address in _UNIQUE_LOCAL:
+            return "a unique-local address"
+    if address.is_reserved:
+        return "a reserved address"
+    if address.is_private:
+        return "a private address"
+    if not address.is_global:
+        return "not a public address"
+    return None
+
+
+def embedded_ipv4(address: IPAddress) -> list[ipaddress.IPv4Address]:
+    """The IPv4 addresses an IPv6 address carries: IPv4-mapped, 6to4, Teredo, NAT64."""
+    if not isinstance(address, ipaddress.IPv6Address):
+        return []
+    found: list[ipaddress.IPv4Address] = []
+    if address.ipv4_mapped is not None:
+        found.append(address.ipv4_mapped)
+    if address.sixtofour is not None:
+        found.append(address.sixtofour)
+    if address.teredo is not None:
+        found.extend(address.teredo)  # (server, client); both are reached through it
+    if address in _NAT64:
+        found.append(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
+    return found
 
 
 def _clean_host(host: str) -> str:
     return host.strip().strip("[]").rstrip(".").lower()
 
 
-def _views(address: IPAddress) -> Iterable[IPAddress]:
-    """The address and any IPv4 address embedded in it (mapped, 6to4, NAT64), checked alike."""
-    yield address
-    if isinstance(address, ipaddress.IPv6Address):
-        if address.ipv4_mapped is not None:
-            yield address.ipv4_mapped
-        if address.sixtofour is not None:
-            yield address.sixtofour
-        if address in _NAT64:
-            yield ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
-
-
-def _resolve_quietly(name: str, port: int, resolve: Resolver) -> set[IPAddress]:
+def _resolve_quietly(name: str, port: int, resolve: Resolver) -> frozenset[IPAddress]:
     try:
-        return {ipaddress.ip_address(a.split("%", 1)[0]) for a in resolve(name, port)}
+        return frozenset(ipaddress.ip_address(a.split("%", 1)[0]) for a in resolve(name, port))
     except (UnresolvableHost, ValueError):
-        return set()
+        return frozenset()

@@ -53,7 +53,7 @@ def test_serve__job_finished_reaches_slack_and_a_signed_webhook_once(
         "RATECARD_RUN_WATCHER": "false",
         "RATECARD_SLACK_API_URL": slack_url + "/api/",
         "RATECARD_SLACK_BOT_TOKEN": SLACK_TOKEN,
-        "RATECARD_WEBHOOK_ALLOW_LOOPBACK": "true",
+        "RATECARD_WEBHOOK_ALLOWED_NETWORKS": "127.0.0.0/8",
         "RATECARD_DISPATCH_INTERVAL_SECONDS": "0.1",
     }
     log_path = tmp_path / "serve.log"

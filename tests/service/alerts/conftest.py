@@ -200,7 +200,7 @@ def alerts_settings(database_url: str, slack_url: str, **overrides: Any) -> Sett
         "run_dispatcher": False,
         "slack_api_url": slack_url + "/api/",
         "slack_bot_token": SLACK_TOKEN,
-        "webhook_allow_loopback": True,
+        "webhook_allowed_networks": "127.0.0.0/8",
         "webhook_timeout_seconds": 5.0,
     }
     options.update(overrides)

@@ -261,7 +261,7 @@ def test_webhook__other_4xx_fails_permanently_without_retry(alerts: AlertsEnv):
 def test_webhook__address_is_checked_again_at_send_time(alerts: AlertsEnv):
     alerts.subscribe_webhook("/finance", {"type": "all_jobs"})  # accepted: loopback allowed then
     alerts.finish_job(job_payload())
-    drain(alerts.dispatcher(webhook_allow_loopback=False))  # the operator has since turned it off
+    drain(alerts.dispatcher(webhook_allowed_networks=""))  # the operator has since closed it
     (row,) = alerts.deliveries()
     assert row.status == "failed" and "refused at send time" in (row.last_error or "")
     assert alerts.receiver.deliveries == []

@@ -67,7 +67,7 @@ def _dispatcher_process(
         "RATECARD_DATABASE_URL": alerts.settings.database_url,
         "RATECARD_SLACK_API_URL": alerts.settings.slack_api_url,
         "RATECARD_SLACK_BOT_TOKEN": SLACK_TOKEN,
-        "RATECARD_WEBHOOK_ALLOW_LOOPBACK": "true",
+        "RATECARD_WEBHOOK_ALLOWED_NETWORKS": "127.0.0.0/8",
         "RATECARD_DISPATCH_INTERVAL_SECONDS": "0.05",
         "RATECARD_ALERT_LEASE_SECONDS": "1",
         **extra_env,

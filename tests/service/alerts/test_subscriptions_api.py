@@ -224,7 +224,7 @@ def test_webhook_url_refused(alerts: AlertsEnv, url: str):
 
 
 def test_webhook_on_loopback__refused_unless_the_operator_allows_it(api: Api):
-    # The `api` fixture runs with default settings: RATECARD_WEBHOOK_ALLOW_LOOPBACK is false.
+    # The `api` fixture runs with default settings: RATECARD_WEBHOOK_ALLOWED_NETWORKS is empty.
     r = api.admin.post(
         "/v1/subscriptions",
         json={
@@ -232,4 +232,4 @@ def test_webhook_on_loopback__refused_unless_the_operator_allows_it(api: Api):
             "follows": {"type": "all_jobs"},
         },
     )
-    assert r.status_code == 422 and "RATECARD_WEBHOOK_ALLOW_LOOPBACK" in r.json()["detail"]
+    assert r.status_code == 422 and "RATECARD_WEBHOOK_ALLOWED_NETWORKS" in r.json()["detail"]
