@@ -1,4 +1,4 @@
-"""Errors of job preview, launch and estimate-from-file name the caller's file, never a server path."""
+"""Job preview, launch and estimate-from-file errors name the caller's file, never a server path."""
 
 from __future__ import annotations
 
