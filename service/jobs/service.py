@@ -190,11 +190,14 @@ def add_note(
     session: Session, job: Job, message: str, *, level: str = "info", at: datetime | None = None
 ) -> None:
     """ratecard's own line in the job's timeline."""
+    # OpenAI stamps events in whole seconds: a note kept to the microsecond would sort after an
+    # event of the same second that it caused. In whole seconds they tie, and the insert order
+    # (the id) keeps cause before effect.
     session.add(
         JobEvent(
             job_id=job.id,
             openai_event_id=None,
-            created_at=at or utcnow(),
+            created_at=(at or utcnow()).replace(microsecond=0),
             level=level,
             message=message,
         )
