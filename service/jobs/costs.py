@@ -16,7 +16,7 @@ from sqlmodel import Session
 
 from pricing.errors import PricingError
 from pricing.money import cost_of_tokens
-from service.jobs.models import LAUNCH_FAILED, LAUNCH_UNKNOWN, Job
+from service.jobs.models import LAUNCH_FAILED, LAUNCH_UNKNOWN, RATECARD_FINAL_STATES, Job
 from service.prices.service import Reference, load_reference
 
 log = logging.getLogger(__name__)
@@ -81,6 +81,9 @@ def actual_cost(job: Job, pricing: PricingContext) -> ActualCost:
 def spend_of(job: Job) -> tuple[Decimal, Basis]:
     """The amount a job counts for in budgets and reports, and what that amount rests on."""
     if job.status in (LAUNCH_FAILED, LAUNCH_UNKNOWN):
+        return Decimal(0), "none"
+    if job.status in RATECARD_FINAL_STATES and job.actual_cost_usd is None:
+        # OpenAI no longer shows it and never reported trained tokens: no evidence of a bill.
         return Decimal(0), "none"
     if job.actual_cost_usd is not None:
         return job.actual_cost_usd, "actual"

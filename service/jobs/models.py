@@ -17,6 +17,12 @@ LAUNCH_FAILED = "launch_failed"  # refused before or by OpenAI: nothing was crea
 LAUNCH_UNKNOWN = "launch_unknown"  # the create may have happened; reconciled before any retry
 LAUNCH_STATES = frozenset({LAUNCHING, LAUNCH_FAILED, LAUNCH_UNKNOWN})
 
+# Final states that exist only in ratecard: OpenAI stopped showing the job (after repeated
+# checks), and an admin closed such a job.
+LOST = "lost"
+CLOSED = "closed"
+RATECARD_FINAL_STATES = frozenset({LOST, CLOSED})
+
 SOURCE_LAUNCH = "launch"
 SOURCE_WATCH = "watch"
 
@@ -75,6 +81,11 @@ class Job(SQLModel, table=True):
     last_event_id: str | None = Field(default=None, max_length=100)
     events_pending: bool = False
     events_fetched_at: datetime | None = Field(
+        default=None, sa_column=Column(UTCDateTime(), nullable=True)
+    )
+    # Consecutive watcher ticks on which OpenAI answered 404 for the job, since when.
+    missing_checks: int = Field(default=0, sa_column=Column(Integer, nullable=False, default=0))
+    missing_since: datetime | None = Field(
         default=None, sa_column=Column(UTCDateTime(), nullable=True)
     )
 
