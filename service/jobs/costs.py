@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Literal
 
+from sqlalchemy import ColumnElement, Table, case, literal
 from sqlmodel import Session
 
 from pricing.errors import PricingError
@@ -90,6 +91,18 @@ def spend_of(job: Job) -> tuple[Decimal, Basis]:
     if job.estimated_cost_usd is not None:
         return job.estimated_cost_usd, "estimated"
     return Decimal(0), "none"
+
+
+def spend_basis_sql(jobs: Table) -> ColumnElement[str]:
+    """:func:`spend_of`'s basis as a SQL expression over the jobs table (same rule, same order)."""
+    c = jobs.c
+    return case(
+        (c.status.in_([LAUNCH_FAILED, LAUNCH_UNKNOWN]), literal("none")),
+        (c.actual_micros.is_not(None), literal("actual")),
+        (c.status.in_(sorted(RATECARD_FINAL_STATES)), literal("none")),
+        (c.estimated_micros.is_not(None), literal("estimated")),
+        else_=literal("none"),
+    )
 
 
 def cost_difference(job: Job) -> Decimal | None:

@@ -1,8 +1,14 @@
-"""jobs: count the checks OpenAI no longer showed a job
+"""jobs: count the checks OpenAI no longer showed a job; spend as integer micro-dollars
+
+The spend report adds amounts up in SQL, so each job's estimate and actual cost are kept again
+as integer micro-dollars (the Money strings hold 6 places, so the integers are exact). Existing
+rows are backfilled from those strings, in Python, to the digit.
 
 Revision ID: 0008_jobs_lost_and_spend
 Revises: 0003_jobs
 """
+
+from decimal import Decimal
 
 import sqlalchemy as sa
 from alembic import op
@@ -13,6 +19,11 @@ branch_labels = None
 depends_on = None
 
 TS = sa.DateTime(timezone=True)
+BATCH = 1_000
+
+
+def _micros(text: str | None) -> int | None:
+    return None if text is None else int(Decimal(text) * 1_000_000)
 
 
 def upgrade() -> None:
@@ -21,9 +32,40 @@ def upgrade() -> None:
             sa.Column("missing_checks", sa.Integer, nullable=False, server_default="0")
         )
         batch.add_column(sa.Column("missing_since", TS, nullable=True))
+        batch.add_column(sa.Column("estimated_micros", sa.BigInteger, nullable=True))
+        batch.add_column(sa.Column("actual_micros", sa.BigInteger, nullable=True))
+    jobs = sa.table(
+        "jobs",
+        sa.column("id", sa.String),
+        sa.column("estimated_cost_usd", sa.String),
+        sa.column("actual_cost_usd", sa.String),
+        sa.column("estimated_micros", sa.BigInteger),
+        sa.column("actual_micros", sa.BigInteger),
+    )
+    connection = op.get_bind()
+    rows = connection.execute(
+        sa.select(jobs.c.id, jobs.c.estimated_cost_usd, jobs.c.actual_cost_usd).where(
+            sa.or_(jobs.c.estimated_cost_usd.is_not(None), jobs.c.actual_cost_usd.is_not(None))
+        )
+    ).all()
+    update = (
+        jobs.update()
+        .where(jobs.c.id == sa.bindparam("job_id"))
+        .values(estimated_micros=sa.bindparam("estimated"), actual_micros=sa.bindparam("actual"))
+    )
+    for start in range(0, len(rows), BATCH):
+        connection.execute(
+            update,
+            [
+                {"job_id": r.id, "estimated": _micros(r[1]), "actual": _micros(r[2])}
+                for r in rows[start : start + BATCH]
+            ],
+        )
 
 
 def downgrade() -> None:
     with op.batch_alter_table("jobs") as batch:
+        batch.drop_column("actual_micros")
+        batch.drop_column("estimated_micros")
         batch.drop_column("missing_since")
         batch.drop_column("missing_checks")
