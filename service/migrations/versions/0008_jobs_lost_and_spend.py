@@ -34,6 +34,18 @@ def upgrade() -> None:
         batch.add_column(sa.Column("missing_since", TS, nullable=True))
         batch.add_column(sa.Column("estimated_micros", sa.BigInteger, nullable=True))
         batch.add_column(sa.Column("actual_micros", sa.BigInteger, nullable=True))
+    spend = ("actual_micros", "estimated_micros")
+    op.create_index("ix_jobs_spend_by_created", "jobs", ["created_at", "status", *spend])
+    op.create_index("ix_jobs_spend_by_team", "jobs", ["team", "status", "created_at", *spend])
+    op.create_index("ix_jobs_spend_by_model", "jobs", ["model", "status", "created_at", *spend])
+    if op.get_bind().dialect.name == "sqlite":
+        # By month: SQLite keeps timestamps as ISO text, so the month is its first 7 characters
+        # (PostgreSQL hashes the groups and needs no index for it).
+        op.create_index(
+            "ix_jobs_spend_by_month",
+            "jobs",
+            [sa.text("substr(created_at, 1, 7)"), "status", "created_at", *spend],
+        )
     jobs = sa.table(
         "jobs",
         sa.column("id", sa.String),
@@ -64,6 +76,10 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    if op.get_bind().dialect.name == "sqlite":
+        op.drop_index("ix_jobs_spend_by_month", table_name="jobs")
+    for name in ("ix_jobs_spend_by_model", "ix_jobs_spend_by_team", "ix_jobs_spend_by_created"):
+        op.drop_index(name, table_name="jobs")
     with op.batch_alter_table("jobs") as batch:
         batch.drop_column("actual_micros")
         batch.drop_column("estimated_micros")
