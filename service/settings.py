@@ -103,6 +103,17 @@ class Settings(BaseSettings):
         description="most job event fetches per watcher tick (finished jobs first, then "
         "running jobs least recently fetched); the status of every job is polled regardless",
     )
+    watch_lost_after_checks: int = Field(
+        5,
+        ge=1,
+        description="a watched job OpenAI answers 404 for on this many ticks in a row (and for "
+        "at least watch_lost_after_seconds) is marked 'lost' and no longer polled",
+    )
+    watch_lost_after_seconds: float = Field(
+        600.0,
+        ge=0,
+        description="the least time between the first and the last miss before a job is 'lost'",
+    )
     launch_stale_seconds: float = Field(
         600.0,
         gt=0,

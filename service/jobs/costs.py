@@ -12,11 +12,12 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Literal
 
+from sqlalchemy import ColumnElement, Table, case, literal
 from sqlmodel import Session
 
 from pricing.errors import PricingError
 from pricing.money import cost_of_tokens
-from service.jobs.models import LAUNCH_FAILED, LAUNCH_UNKNOWN, Job
+from service.jobs.models import LAUNCH_FAILED, LAUNCH_UNKNOWN, RATECARD_FINAL_STATES, Job
 from service.prices.service import Reference, load_reference
 
 log = logging.getLogger(__name__)
@@ -82,11 +83,26 @@ def spend_of(job: Job) -> tuple[Decimal, Basis]:
     """The amount a job counts for in budgets and reports, and what that amount rests on."""
     if job.status in (LAUNCH_FAILED, LAUNCH_UNKNOWN):
         return Decimal(0), "none"
+    if job.status in RATECARD_FINAL_STATES and job.actual_cost_usd is None:
+        # OpenAI no longer shows it and never reported trained tokens: no evidence of a bill.
+        return Decimal(0), "none"
     if job.actual_cost_usd is not None:
         return job.actual_cost_usd, "actual"
     if job.estimated_cost_usd is not None:
         return job.estimated_cost_usd, "estimated"
     return Decimal(0), "none"
+
+
+def spend_basis_sql(jobs: Table) -> ColumnElement[str]:
+    """:func:`spend_of`'s basis as a SQL expression over the jobs table (same rule, same order)."""
+    c = jobs.c
+    return case(
+        (c.status.in_([LAUNCH_FAILED, LAUNCH_UNKNOWN]), literal("none")),
+        (c.actual_micros.is_not(None), literal("actual")),
+        (c.status.in_(sorted(RATECARD_FINAL_STATES)), literal("none")),
+        (c.estimated_micros.is_not(None), literal("estimated")),
+        else_=literal("none"),
+    )
 
 
 def cost_difference(job: Job) -> Decimal | None:

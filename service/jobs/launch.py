@@ -32,7 +32,7 @@ from sqlmodel import col, select
 
 from pricing.catalogue import ResolvedModel
 from pricing.datasets import MIN_EXAMPLES
-from pricing.errors import NotFineTunableError, PricingError
+from pricing.errors import DatasetError, NotFineTunableError, PricingError
 from pricing.estimate import TrainingEstimate
 from pricing.money import format_usd
 from pricing.serialize import training_to_dict
@@ -126,7 +126,14 @@ def estimate_training_file(
             )
         with session_scope(engine) as session:
             catalogue = catalogue_for(session)
-        stats = analyse_file(catalogue=catalogue, path=path, model=body.model, as_of=as_of)
+        try:
+            stats = analyse_file(catalogue=catalogue, path=path, model=body.model, as_of=as_of)
+        except DatasetError as exc:
+            # The message names the server's temporary copy; the caller knows the file by its id.
+            message = str(exc).replace(str(path), body.training_file)
+            if body.training_file not in message:
+                message = f"{body.training_file}: {message}"
+            raise DatasetError(message) from None
     finally:
         path.unlink(missing_ok=True)
     if stats.format_errors:

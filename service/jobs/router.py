@@ -19,13 +19,14 @@ from service.deps import (
     get_principal,
 )
 from service.errors import Forbidden, InvalidInput
-from service.jobs import budgets, launch, service
+from service.jobs import budgets, launch, lost, service
 from service.jobs.gateway import OpenAIGateway
 from service.jobs.schemas import (
     TEAM_PATTERN,
     BudgetIn,
     BudgetList,
     BudgetOut,
+    CloseIn,
     JobIn,
     JobOut,
     JobPage,
@@ -161,7 +162,14 @@ def get_job(
     "/v1/jobs/{job_id}/cancel",
     response_model=JobOut,
     summary="Cancel a job at OpenAI",
-    responses={409: {"description": "already finished, or never launched"}},
+    responses={
+        404: {"description": "no such job"},
+        409: {
+            "description": "already finished (already_finished), never launched (not_launched), "
+            "OpenAI no longer shows it (job_lost: close or forget it instead), or OpenAI "
+            "refused (cannot_cancel)"
+        },
+    },
 )
 def cancel_job(
     job_id: str, engine: EngineDep, settings: SettingsDep, principal: LaunchKey
@@ -169,6 +177,51 @@ def cancel_job(
     return service.cancel_job(
         engine, gateway=OpenAIGateway(settings), ref=job_id, principal=principal
     )
+
+
+LOST_PROBLEMS: dict[int | str, dict[str, Any]] = {
+    403: {"description": "the API key lacks the 'admin' scope"},
+    404: {"description": "no such job"},
+}
+
+
+@router.post(
+    "/v1/jobs/{job_id}/close",
+    response_model=JobOut,
+    summary="Close a lost job (admin)",
+    description="A job OpenAI no longer shows is marked `lost` by the watcher after "
+    "`watch_lost_after_checks` misses in a row; an admin closes it for good with a reason "
+    "(status `closed`, error code `closed_by_admin`). It counts as spend only if OpenAI had "
+    "reported trained tokens.",
+    responses={
+        **LOST_PROBLEMS,
+        409: {"description": "the job is not lost (code job_not_lost, with job_status)"},
+    },
+)
+def close_job(
+    job_id: Annotated[str, Path(max_length=120)],
+    body: CloseIn,
+    session: SessionDep,
+    principal: AdminKey,
+) -> JobOut:
+    return lost.close_job(session, ref=job_id, body=body, principal=principal)
+
+
+@router.delete(
+    "/v1/jobs/{job_id}",
+    status_code=204,
+    summary="Forget a lost or closed job (admin)",
+    description="Deletes the job and its timeline; reports and budgets no longer count it.",
+    responses={
+        **LOST_PROBLEMS,
+        409: {"description": "the job is neither lost nor closed (code job_not_lost)"},
+    },
+)
+def forget_job(
+    job_id: Annotated[str, Path(max_length=120)], session: SessionDep, principal: AdminKey
+) -> Response:
+    lost.forget_job(session, ref=job_id, principal=principal)
+    return Response(status_code=204)
 
 
 # ------------------------------------------------------------------------------------ budgets

@@ -53,6 +53,17 @@ class WatchIn(BaseModel):
     launched_by: str | None = Field(None, min_length=1, max_length=200)
 
 
+class CloseIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(
+        min_length=1,
+        max_length=500,
+        description="why the job is closed; kept in its error and timeline",
+        examples=["launched against the old organisation; nothing to bill"],
+    )
+
+
 class JobErrorOut(BaseModel):
     code: str | None
     message: str | None

@@ -28,7 +28,7 @@ from service.errors import Conflict, InvalidInput, NotFound
 from service.jobs.costs import PricingContext, actual_cost, cost_difference
 from service.jobs.errors import from_openai
 from service.jobs.gateway import OpenAIGateway
-from service.jobs.models import LAUNCHING, SOURCE_WATCH, Job, JobEvent
+from service.jobs.models import LAUNCHING, LOST, RATECARD_FINAL_STATES, SOURCE_WATCH, Job, JobEvent
 from service.jobs.schemas import JobErrorOut, JobEventOut, JobOut, WatchIn
 from service.openai import (
     JOB_STATUSES,
@@ -55,8 +55,12 @@ def from_epoch(seconds: int | None) -> datetime | None:
     return None if seconds is None else datetime.fromtimestamp(seconds, UTC)
 
 
+FINISHED_STATUSES = TERMINAL_JOB_STATUSES | RATECARD_FINAL_STATES
+
+
 def is_finished(status: str) -> bool:
-    return status in TERMINAL_JOB_STATUSES
+    """OpenAI's terminal statuses, and ratecard's own: lost (OpenAI no longer shows it), closed."""
+    return status in FINISHED_STATUSES
 
 
 # ----------------------------------------------------------------------------------- reading
@@ -190,11 +194,14 @@ def add_note(
     session: Session, job: Job, message: str, *, level: str = "info", at: datetime | None = None
 ) -> None:
     """ratecard's own line in the job's timeline."""
+    # OpenAI stamps events in whole seconds: a note kept to the microsecond would sort after an
+    # event of the same second that it caused. In whole seconds they tie, and the insert order
+    # (the id) keeps cause before effect.
     session.add(
         JobEvent(
             job_id=job.id,
             openai_event_id=None,
-            created_at=at or utcnow(),
+            created_at=(at or utcnow()).replace(microsecond=0),
             level=level,
             message=message,
         )
@@ -439,6 +446,13 @@ def cancel_job(engine: Engine, *, gateway: OpenAIGateway, ref: str, principal: P
     with session_scope(engine) as session:
         job = find_job(session, ref=ref)
         job_id, openai_id, status = job.id, job.openai_job_id, job.status
+    if status == LOST:
+        raise Conflict(
+            f"job {job_id}: OpenAI no longer shows it, so it cannot be cancelled there; an admin "
+            "can close it (POST /v1/jobs/{id}/close) or forget it (DELETE /v1/jobs/{id})",
+            code="job_lost",
+            job_status=status,
+        )
     if is_finished(status):
         raise Conflict(
             f"job {job_id} already finished ({status})", code="already_finished", job_status=status

@@ -39,10 +39,16 @@ from sqlmodel import col, select
 from service.db import session_scope
 from service.jobs.costs import PricingContext
 from service.jobs.gateway import OpenAIGateway
+from service.jobs.lost import mark_missing, mark_seen
 from service.jobs.models import LAUNCH_UNKNOWN, LAUNCHING, Job, WatcherLease
-from service.jobs.service import LAUNCH_METADATA_KEY, add_note, apply_observation, is_finished
+from service.jobs.service import (
+    FINISHED_STATUSES,
+    LAUNCH_METADATA_KEY,
+    add_note,
+    apply_observation,
+    is_finished,
+)
 from service.openai import (
-    TERMINAL_JOB_STATUSES,
     FineTuningJob,
     FineTuningJobEvent,
     OpenAIClient,
@@ -81,6 +87,7 @@ class TickReport:
     reconcile_calls: int = 0
     updated: int = 0
     finished: int = 0
+    lost: int = 0
     errors: int = 0
 
     @property
@@ -97,6 +104,7 @@ class _Watched:
     last_event_id: str | None
     events_pending: bool
     events_fetched_at: datetime | None
+    missing_checks: int = 0
 
 
 @dataclass(frozen=True)
@@ -113,6 +121,7 @@ class _Observed:
     )  # by OpenAI id, newest first
     adopted: dict[str, FineTuningJob] = field(default_factory=dict)  # by launch id
     not_found: list[str] = field(default_factory=list)  # stale launches OpenAI has no job for
+    missing: set[str] = field(default_factory=set)  # OpenAI ids of watched jobs it answered 404
 
 
 def default_holder() -> str:
@@ -234,10 +243,10 @@ class JobWatcher:
         except Exception:
             report.errors += 1
             log.exception("job watcher tick failed; the next tick tries again")
-        if report.updated or report.finished or report.errors:
+        if report.updated or report.finished or report.lost or report.errors:
             log.info(
                 "job watcher tick: %d watched, %d OpenAI requests (%d list, %d retrieve, "
-                "%d events), %d updated, %d finished, %d errors",
+                "%d events), %d updated, %d finished, %d lost, %d errors",
                 report.watched,
                 report.requests,
                 report.list_calls,
@@ -245,6 +254,7 @@ class JobWatcher:
                 report.event_calls,
                 report.updated,
                 report.finished,
+                report.lost,
                 report.errors,
             )
         return report
@@ -257,7 +267,7 @@ class JobWatcher:
                 select(Job).where(
                     col(Job.openai_job_id).is_not(None),
                     or_(
-                        col(Job.status).not_in(TERMINAL_JOB_STATUSES),
+                        col(Job.status).not_in(FINISHED_STATUSES),
                         col(Job.events_pending).is_(True),
                     ),
                 )
@@ -271,6 +281,7 @@ class JobWatcher:
                     r.last_event_id,
                     r.events_pending,
                     r.events_fetched_at,
+                    r.missing_checks,
                 )
                 for r in rows
             ]
@@ -376,8 +387,8 @@ class JobWatcher:
         try:
             observed.jobs[job_id] = await client.retrieve_job(job_id)
         except OpenAINotFound:
-            report.errors += 1
-            log.warning("job watcher: OpenAI no longer shows job %s; it stays as last seen", job_id)
+            observed.missing.add(job_id)
+            log.warning("job watcher: OpenAI no longer shows job %s", job_id)
         except OpenAIError as exc:
             report.errors += 1
             log.warning("job watcher: retrieving job %s failed: %s", job_id, exc)
@@ -390,6 +401,8 @@ class JobWatcher:
     def _event_candidates(self, watched: Iterable[_Watched], observed: _Observed) -> list[_Watched]:
         result = []
         for w in watched:
+            if w.openai_job_id in observed.missing:
+                continue  # its events would be a 404 too
             seen = observed.jobs.get(w.openai_job_id)
             status = seen.status if seen is not None else w.status
             if w.events_pending or self._changed(w, observed) or status == "running":
@@ -442,7 +455,11 @@ class JobWatcher:
         for w in watched:
             seen = observed.jobs.get(w.openai_job_id)
             events = observed.events.get(w.openai_job_id)
-            if events is not None or (seen is not None and seen.status != w.status):
+            if (
+                events is not None
+                or (seen is not None and (seen.status != w.status or w.missing_checks))
+                or w.openai_job_id in observed.missing
+            ):
                 work.append((w.id, seen, events))
         work += [(launch_id, seen, None) for launch_id, seen in observed.adopted.items()]
         for start in range(0, len(work), WRITE_CHUNK):
@@ -467,6 +484,19 @@ class JobWatcher:
                                     f"OpenAI job {seen.id} found by this launch's id",
                                     at=now,
                                 )
+                            if seen is None and job.openai_job_id in observed.missing:
+                                if mark_missing(
+                                    session,
+                                    job,
+                                    pricing=pricing,
+                                    now=now,
+                                    checks=self.settings.watch_lost_after_checks,
+                                    after=self.settings.watch_lost_after_seconds,
+                                ):
+                                    report.lost += 1
+                                continue
+                            if seen is not None:
+                                mark_seen(session, job)
                             if seen is None:
                                 # Events only (a finished job's last events): no status to apply.
                                 assert events is not None and job.openai_job_id is not None

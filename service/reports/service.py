@@ -4,19 +4,27 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from decimal import Decimal
-from typing import Literal
+from typing import Any, Literal
 
-from sqlmodel import Session, col, select
+from sqlalchemy import ColumnElement, Connection, Table, case, func, literal_column
+from sqlalchemy import select as sa_select
+from sqlmodel import Session
 
 from pricing.money import format_usd
 from service.errors import InvalidInput
-from service.jobs.costs import spend_of
-from service.jobs.models import LAUNCH_FAILED, LAUNCH_UNKNOWN, Job
+from service.jobs.costs import spend_basis_sql
+from service.jobs.models import (
+    LAUNCH_FAILED,
+    LAUNCH_UNKNOWN,
+    RATECARD_FINAL_STATES,
+    Job,
+    from_micros,
+)
 from service.reports.schemas import SpendReport, SpendRow
+from service.types import UTCDateTime
 
 GroupBy = Literal["month", "team", "model", "job"]
 NO_TEAM = "(no team)"
@@ -28,21 +36,17 @@ class _Group:
     jobs_actual: int = 0
     jobs_estimated: int = 0
     jobs_unpriced: int = 0
-    actual_usd: Decimal = Decimal(0)
-    estimated_usd: Decimal = Decimal(0)
+    actual_micros: int = 0
+    estimated_micros: int = 0
     detail: dict[str, str] = field(default_factory=dict)
 
-    def add(self, job: Job) -> None:
-        amount, basis = spend_of(job)
-        self.jobs += 1
-        if basis == "actual":
-            self.jobs_actual += 1
-            self.actual_usd += amount
-        elif basis == "estimated":
-            self.jobs_estimated += 1
-            self.estimated_usd += amount
-        else:
-            self.jobs_unpriced += 1
+    def add(self, other: _Group) -> None:
+        self.jobs += other.jobs
+        self.jobs_actual += other.jobs_actual
+        self.jobs_estimated += other.jobs_estimated
+        self.jobs_unpriced += other.jobs_unpriced
+        self.actual_micros += other.actual_micros
+        self.estimated_micros += other.estimated_micros
 
     @property
     def basis(self) -> str:
@@ -55,26 +59,81 @@ class _Group:
         return "mixed"
 
     def row(self, group: str) -> SpendRow:
+        actual, estimated = from_micros(self.actual_micros), from_micros(self.estimated_micros)
         return SpendRow(
             group=group,
             jobs=self.jobs,
             jobs_actual=self.jobs_actual,
             jobs_estimated=self.jobs_estimated,
             jobs_unpriced=self.jobs_unpriced,
-            actual_usd=format_usd(self.actual_usd),
-            estimated_usd=format_usd(self.estimated_usd),
-            total_usd=format_usd(self.actual_usd + self.estimated_usd),
+            actual_usd=format_usd(actual),
+            estimated_usd=format_usd(estimated),
+            total_usd=format_usd(actual + estimated),
             basis=self.basis,
             **self.detail,
         )
 
 
-_KEYS: dict[str, Callable[[Job], str]] = {
-    "month": lambda j: j.created_at.strftime("%Y-%m"),
-    "team": lambda j: j.team or NO_TEAM,
-    "model": lambda j: j.model,
-    "job": lambda j: j.id,
-}
+def _group_key(group_by: GroupBy, jobs: Table, dialect: str) -> ColumnElement[Any]:
+    # Plain columns where possible, so the database can read groups in an index's order.
+    c = jobs.c
+    if group_by == "team":
+        return c.team
+    if group_by == "model":
+        return c.model
+    if dialect == "postgresql":
+        return func.date_trunc("month", func.timezone("UTC", c.created_at))
+    # SQLite keeps UTC timestamps as ISO text ("2026-12-06 04:57:40.123456"). The arguments are
+    # written out, not bound, to match the expression index ix_jobs_spend_by_month (0008).
+    return func.substr(c.created_at, literal_column("1"), literal_column("7"))
+
+
+def _label(group_by: GroupBy, key: Any) -> str:
+    if group_by == "team":
+        return key or NO_TEAM  # no team and an empty team are one group
+    return key.strftime("%Y-%m") if isinstance(key, datetime) else str(key)
+
+
+def _by_status(status: str, counts: Sequence[Any]) -> _Group:
+    """:func:`spend_of`'s rule applied to one status's counts and sums, not row by row."""
+    jobs, n_actual, actual, n_estimate_only, estimate_only = (int(v or 0) for v in counts)
+    if status in RATECARD_FINAL_STATES:
+        n_estimate_only, estimate_only = 0, 0  # lost or closed: an estimate is not spend
+    return _Group(
+        jobs=jobs,
+        jobs_actual=n_actual,
+        jobs_estimated=n_estimate_only,
+        jobs_unpriced=jobs - n_actual - n_estimate_only,
+        actual_micros=actual,
+        estimated_micros=estimate_only,
+    )
+
+
+def _grouped(
+    connection: Connection, jobs: Table, where: Any, group_by: GroupBy
+) -> dict[str, _Group]:
+    c = jobs.c
+    key = _group_key(group_by, jobs, connection.dialect.name).label("key")
+    estimate_only = case((c.actual_micros.is_(None), c.estimated_micros))
+    query = (
+        sa_select(
+            key,
+            c.status,
+            func.count(),
+            func.count(c.actual_micros),
+            func.sum(c.actual_micros),
+            func.count(estimate_only),
+            func.sum(estimate_only),
+        )
+        .where(*where)
+        .group_by(key, c.status)
+    )
+    groups: dict[str, _Group] = {}
+    for row in connection.execute(query):
+        if row[1] in (LAUNCH_FAILED, LAUNCH_UNKNOWN):
+            continue
+        groups.setdefault(_label(group_by, row[0]), _Group()).add(_by_status(row[1], row[2:]))
+    return groups
 
 
 def default_range(today: date) -> tuple[date, date]:
@@ -84,43 +143,70 @@ def default_range(today: date) -> tuple[date, date]:
 def training_spend(
     session: Session, *, date_from: date, date_to: date, group_by: GroupBy
 ) -> SpendReport:
-    """Jobs created from ``date_from`` to ``date_to`` (inclusive, UTC), grouped, sorted by group."""
+    """Jobs created from ``date_from`` to ``date_to`` (inclusive, UTC), grouped, sorted by group.
+
+    The database does the adding up (GROUP BY over integer micro-dollars, exact); only the
+    groups come back. Money becomes Decimal here, at the edge.
+    """
     if date_from > date_to:
         raise InvalidInput(f"`from` ({date_from}) is after `to` ({date_to})")
     start = datetime.combine(date_from, time.min, UTC)
     end = datetime.combine(date_to + timedelta(days=1), time.min, UTC)
-    jobs = session.exec(
-        select(Job)
-        .where(
-            col(Job.created_at) >= start,
-            col(Job.created_at) < end,
-            col(Job.status).not_in([LAUNCH_FAILED, LAUNCH_UNKNOWN]),
-        )
-        .order_by(col(Job.created_at), col(Job.id))
-    ).all()
-    key = _KEYS[group_by]
-    groups: dict[str, _Group] = {}
+    jobs: Table = Job.__table__  # type: ignore[attr-defined]
+    c = jobs.c
+    connection = session.connection()
+    created: ColumnElement[datetime] = c.created_at
+    if connection.dialect.name == "sqlite":
+        # SQLite's documented unary "+" keeps it off the created_at indexes: without table
+        # statistics it would range-scan one and sort every job, where the covering index
+        # (month|team|model, status, created_at, amounts) already reads in the grouping's order.
+        created = literal_column(f"+{jobs.name}.created_at", UTCDateTime())
+    where = (created >= start, created < end)
+    if group_by == "job":
+        basis = spend_basis_sql(jobs)
+        query = (
+            sa_select(
+                c.id, c.team, c.model, c.status, c.openai_job_id, c.created_at, basis,
+                c.actual_micros, c.estimated_micros,
+            )
+            .where(*where, c.status.not_in([LAUNCH_FAILED, LAUNCH_UNKNOWN]))
+            .order_by(c.created_at, c.id)
+        )  # fmt: skip
+        groups = {row[0]: _job_group(row) for row in connection.execute(query)}
+        keys = list(groups)
+    else:
+        groups = _grouped(connection, jobs, where, group_by)
+        keys = sorted(groups)
     total = _Group()
-    for job in jobs:
-        group = groups.setdefault(key(job), _Group())
-        group.add(job)
-        total.add(job)
-        if group_by == "job":
-            group.detail = {
-                "team": job.team or "",
-                "model": job.model,
-                "status": job.status,
-                "openai_job_id": job.openai_job_id or "",
-                "created_at": job.created_at.isoformat(),
-            }
-    rows = [groups[k].row(k) for k in (groups if group_by == "job" else sorted(groups))]
+    for group in groups.values():
+        total.add(group)
     return SpendReport(
         **{"from": date_from, "to": date_to},
         group_by=group_by,
         currency="USD",
-        rows=rows,
+        rows=[groups[k].row(k) for k in keys],
         totals=total.row("total"),
     )
+
+
+def _job_group(row: Any) -> _Group:
+    _, team, model, status, openai_job_id, created_at, basis, actual, estimated = row
+    group = _Group(
+        jobs=1,
+        jobs_actual=int(basis == "actual"),
+        jobs_estimated=int(basis == "estimated"),
+        jobs_unpriced=int(basis == "none"),
+        actual_micros=actual if basis == "actual" else 0,
+        estimated_micros=estimated if basis == "estimated" else 0,
+    )
+    group.detail = {
+        "team": team or "",
+        "model": model,
+        "status": status,
+        "openai_job_id": openai_job_id or "",
+        "created_at": created_at.isoformat(),
+    }
+    return group
 
 
 CSV_COLUMNS = [
