@@ -200,3 +200,7 @@ def add_commands(sub: Any) -> None:
     bot.add_argument("--host", help="bind address in HTTP mode (RATECARD_HOST)")
     bot.add_argument("--port", type=int, help="port in HTTP mode (RATECARD_PORT)")
     bot.set_defaults(func=cmd_bot)
+
+    from service.cli_keys import add_key_commands
+
+    add_key_commands(sub)
