@@ -169,12 +169,18 @@ def cmd_bot(args: argparse.Namespace) -> int:
     return 0
 
 
+def _port(text: str) -> int:
+    if not (text.isascii() and text.isdigit() and len(text) <= 5 and 1 <= int(text) <= 65535):
+        raise argparse.ArgumentTypeError(f"a port is 1-65535, not {text!r}")
+    return int(text)
+
+
 def add_commands(sub: Any) -> None:
     serve = sub.add_parser(
         "serve", help="run the REST API (SQLite file in the working directory by default)"
     )
     serve.add_argument("--host", help="bind address (default 127.0.0.1; RATECARD_HOST)")
-    serve.add_argument("--port", type=int, help="port (default 8000; RATECARD_PORT)")
+    serve.add_argument("--port", type=_port, help="port (default 8000; RATECARD_PORT)")
     serve.add_argument(
         "--demo",
         action="store_true",
@@ -198,7 +204,7 @@ def add_commands(sub: Any) -> None:
         help="connect out to Slack with RATECARD_SLACK_APP_TOKEN (no public URL)",
     )
     bot.add_argument("--host", help="bind address in HTTP mode (RATECARD_HOST)")
-    bot.add_argument("--port", type=int, help="port in HTTP mode (RATECARD_PORT)")
+    bot.add_argument("--port", type=_port, help="port in HTTP mode (RATECARD_PORT)")
     bot.set_defaults(func=cmd_bot)
 
     from service.cli_keys import add_key_commands
