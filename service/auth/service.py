@@ -15,12 +15,12 @@ from sqlalchemy.engine import Connection
 from sqlmodel import Session, col, select
 
 from service.auth.models import SCOPES, ApiKey
+from service.auth.strength import KEY_PREFIX, SECRET_BYTES
 from service.db import final_write
 from service.errors import Conflict, InvalidInput, NotAuthenticated, NotFound
 from service.types import utcnow
 
 log = logging.getLogger(__name__)
-KEY_PREFIX = "rc_"
 _LOOKUP_CHARS = 8
 _API_KEYS = ApiKey.__table__  # type: ignore[attr-defined]
 
@@ -45,7 +45,7 @@ def _lookup_prefix(secret: str) -> str:
 
 
 def new_secret() -> str:
-    return KEY_PREFIX + secrets.token_urlsafe(32)
+    return KEY_PREFIX + secrets.token_urlsafe(SECRET_BYTES)
 
 
 def create_key(

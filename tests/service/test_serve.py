@@ -85,10 +85,27 @@ def test_serve__zero_config_sqlite_prints_admin_key_once(tmp_path):
 
 
 def test_serve__admin_key_from_environment_is_not_printed(tmp_path):
-    secret = "rc_operator_supplied_key_1234567890"
+    secret = "rc_" + "3f9a0c5e7b1d2468ace0bd1357f9e2c4" + "8a6b0d2f4e1c3a5978f6e4d2c0b1a397"
     with serve(tmp_path, {"RATECARD_ADMIN_API_KEY": secret}) as (base, log):
         assert (
             httpx.get(f"{base}/v1/keys", headers={"Authorization": f"Bearer {secret}"}).status_code
             == 200
         )
     assert secret not in log.read_text()
+
+
+def test_serve__weak_admin_key_from_environment_is_refused_at_start(tmp_path):
+    weak = "rc_operator_supplied_key_1234567890"
+    r = subprocess.run(
+        [sys.executable, "-m", "service.cli", "serve", "--port", str(free_port())],
+        cwd=tmp_path,
+        env={**os.environ, "RATECARD_ADMIN_API_KEY": weak},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert r.returncode == 2
+    assert r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
+    assert "RATECARD_ADMIN_API_KEY" in r.stderr and "256 bits" in r.stderr
+    assert weak not in r.stderr + r.stdout
+    assert not (tmp_path / "ratecard.db").exists()
