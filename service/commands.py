@@ -7,6 +7,7 @@ import gc
 import logging
 import signal
 import sys
+from pathlib import Path
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -41,10 +42,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.port:
         overrides["port"] = args.port
     demo = None
+    if getattr(args, "demo_dir", None) is not None and not args.demo:
+        from service.cli_args import CliError
+
+        raise CliError("--demo-dir goes with --demo")
     if getattr(args, "demo", False):
         from service.jobs.demo import start_demo_openai
 
-        demo = start_demo_openai()
+        if args.demo_dir is not None and args.demo_dir.exists() and not args.demo_dir.is_dir():
+            from service.cli_args import CliError
+
+            raise CliError(f"--demo-dir is not a folder: {args.demo_dir}")
+        demo = start_demo_openai(data_dir=args.demo_dir)
         overrides.update(demo.settings_overrides())
     settings = get_settings(**overrides)
     logging.getLogger().setLevel(settings.log_level.upper())
@@ -60,7 +69,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         )
     mount_slack_if_configured(app, settings)
     if demo is not None:
-        sys.stdout.write(demo.instructions(settings, secret))
+        sys.stdout.write(demo.instructions(settings, demo.admin_key(secret)))
         sys.stdout.flush()
         # uvicorn re-raises SIGTERM after its graceful shutdown; with the default action the
         # process would die before the demo's temporary database is removed below.
@@ -185,6 +194,13 @@ def add_commands(sub: Any) -> None:
         "--demo",
         action="store_true",
         help="run against a built-in fake OpenAI API with a sample file (no credentials needed)",
+    )
+    serve.add_argument(
+        "--demo-dir",
+        type=Path,
+        metavar="PATH",
+        help="with --demo: keep the demo's database and admin key in this folder and reuse them "
+        "on restart (default: a temporary folder removed on exit)",
     )
     serve.set_defaults(func=cmd_serve)
 

@@ -53,3 +53,11 @@ def test_readme__report_and_estimate_queries_answer_200_in_any_year(tmp_path):
             for name, value in variables.items():
                 path = path.replace(name, value)
             assert admin.get(path).status_code == 200, path
+
+
+def test_readme__walkthrough_is_what_the_demo_prints():
+    from service.jobs.demo import walkthrough
+
+    block = re.findall(r"```sh\n(.+?)\n```", README, flags=re.DOTALL)[2]
+    assert "ratecard serve --demo" in block
+    assert block.endswith(walkthrough().rstrip("\n"))
