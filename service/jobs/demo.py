@@ -91,7 +91,7 @@ class DemoOpenAI:
         service = f"http://{settings.host}:{settings.port}"
         database = self.data_dir / "ratecard-demo.db"
         where = (
-            f"Database (temporary, removed on exit): {database}"
+            f"Database (a temporary file): {database} (removed on exit)"
             if self.owns_data_dir
             else f"Database (kept for the next start): {database}; admin key in "
             f"{self.data_dir / KEY_FILE}"
