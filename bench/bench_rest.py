@@ -34,7 +34,7 @@ import aiohttp
 import httpx
 import psutil
 
-KEY = "rc_bench_admin_key_0123456789abcdef"
+KEY = "rc_b2593adef47b1e7fa592f2dcc8c223d9cd97b8253aba992f49c2b158a7e8ecde"
 BODY = {
     "model": "gpt-3.5-turbo",
     "as_of": "2024-06-01",

@@ -47,7 +47,7 @@ from service.usage import ingest  # noqa: E402
 from service.usage.schemas import UsageEventIn  # noqa: E402
 from service.usage.store import BUCKETS, REQUEST_IDS  # noqa: E402
 
-ADMIN = "rc_bench_admin_key_0123456789abcdef"
+ADMIN = "rc_394e5e1894b777da03c493a35a4447105a9ae6b24a9cfefcac737660e8c59116"
 PG_ADMIN_URL = os.environ.get(
     "RATECARD_TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )

@@ -12,14 +12,14 @@ import logging
 import sys
 from collections.abc import Sequence
 from datetime import date
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
+
+from pydantic import ValidationError
 
 from pricing.catalogue import load_catalogue
 from pricing.errors import PricingError
 from pricing.estimate import (
-    Epochs,
     InferenceEstimate,
     Workload,
     compare_scenarios,
@@ -33,52 +33,24 @@ from pricing.serialize import (
     inference_to_dict,
     training_to_dict,
 )
+from service.cli_args import (
+    EXIT_INVALID_DATA,
+    EXIT_USAGE,
+    CliError,
+    OneLineParser,
+    check_request,
+    one_line,
+    override_price,
+    parse_date,
+    parse_epochs,
+    parse_non_negative_int,
+    parse_override,
+)
+from service.cli_prices import cmd_prices
 
-EXIT_USAGE = 2
-EXIT_INVALID_DATA = 3
+__all__ = ["EXIT_INVALID_DATA", "EXIT_USAGE", "CliError", "build_parser", "main"]
 
 log = logging.getLogger(__name__)
-
-
-class CliError(Exception):
-    def __init__(self, message: str, code: int = EXIT_USAGE) -> None:
-        super().__init__(message)
-        self.code = code
-
-
-def _date(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
-
-
-def _epochs(text: str) -> Epochs:
-    if text == "auto":
-        return "auto"
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"epochs must be a whole number or 'auto', not {text!r}"
-        ) from None
-
-
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text.replace("_", "").replace(",", ""))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must not be negative: {text!r}")
-    return value
-
-
-def _override(text: str) -> tuple[str, str]:
-    key, sep, value = text.partition("=")
-    if not sep:
-        raise argparse.ArgumentTypeError("override must look like usd_per_1m_training_tokens=25.00")
-    return key.strip(), value.strip()
 
 
 def _emit(obj: dict[str, Any]) -> None:
@@ -88,17 +60,24 @@ def _emit(obj: dict[str, Any]) -> None:
 def _overrides(model_id: str, pairs: Sequence[tuple[str, str]]) -> list[Override]:
     result = []
     for price_field, value in pairs:
-        try:
-            amount = Decimal(value)
-        except ArithmeticError:
-            raise CliError(f"override {price_field}: not a decimal price: {value!r}") from None
+        amount = override_price(price_field, value)
         result.append(validate_override(Override(model_id, price_field, amount, note="--override")))
     return result
 
 
 def cmd_estimate_train(args: argparse.Namespace) -> int:
     from pricing.estimate import estimate_training
+    from service.estimates.schemas import TrainingRequest
 
+    check_request(
+        TrainingRequest,
+        {"tokens": "--tokens", "n_examples": "--examples", "n_epochs": "--epochs"},
+        model=args.model,
+        n_epochs=args.epochs,
+        n_examples=args.examples,
+        # a file's token count is checked by the same bound below, once it is known
+        **({"tokens": args.tokens} if args.tokens is not None else {"token_lengths": []}),
+    )
     as_of = args.as_of or date.today()
     resolved = load_catalogue().resolve(args.model, as_of=as_of)
     book = load_builtin_price_book()
@@ -140,6 +119,7 @@ def cmd_estimate_train(args: argparse.Namespace) -> int:
                     sys.stderr.write(f"  - {p.kind}: {p.message}\n")
             return EXIT_INVALID_DATA
         tokens, examples, warnings = stats.billing_tokens, stats.n_examples, stats.warnings
+        check_request(TrainingRequest, {"tokens": str(path)}, model=args.model, tokens=tokens)
     else:
         tokens, examples, warnings = args.tokens, args.examples, ()
     estimate = estimate_training(
@@ -201,6 +181,24 @@ def _analyse_with_progress(
 
 
 def cmd_estimate_inference(args: argparse.Namespace) -> int:
+    from service.estimates.schemas import InferenceRequest, WorkloadIn
+
+    others = [m.strip() for m in (args.vs or "").split(",") if m.strip()]
+    check_request(
+        InferenceRequest,
+        {
+            **{f: "--" + f.replace("_", "-") for f in WorkloadIn.model_fields},
+            "model": "--model",
+            "scenarios": "--vs",
+        },
+        model=args.model,
+        workload={
+            "prompt_tokens": args.prompt_tokens,
+            "completion_tokens": args.completion_tokens,
+            "requests_per_day": args.requests_per_day,
+        },
+        scenarios=[{"model": m} for m in others],
+    )
     as_of = args.as_of or date.today()
     catalogue = load_catalogue()
     book = load_builtin_price_book()
@@ -215,7 +213,7 @@ def cmd_estimate_inference(args: argparse.Namespace) -> int:
             overrides=_overrides(main.id, args.override),
         )
     ]
-    for other in [m for m in (args.vs or "").split(",") if m.strip()]:
+    for other in others:
         resolved = catalogue.resolve(other, as_of=as_of)
         estimates.append(
             estimate_inference(model=resolved, workload=workload, book=book, as_of=as_of)
@@ -248,80 +246,8 @@ def cmd_estimate_inference(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_prices(args: argparse.Namespace) -> int:
-    book = load_builtin_price_book()
-    if args.prices_cmd == "list":
-        # One type for both tables: a price diff's old/new is None when the field is absent.
-        rows: list[dict[str, str | None]] = [
-            {
-                "version": v.version,
-                "effective_date": v.effective_date.isoformat(),
-                "notes": v.notes,
-                "source": v.source,
-            }
-            for v in book.versions
-        ]
-        if args.json:
-            _emit({"versions": rows})
-        else:
-            for r in rows:
-                sys.stdout.write(f"{r['version']}  {r['effective_date']}  {r['notes']}\n")
-        return 0
-    if args.prices_cmd == "show":
-        version = (
-            book.get(args.version) if args.version else book.in_force(args.as_of or date.today())
-        )
-        models = version.models
-        if args.model:
-            resolved = load_catalogue().resolve(
-                args.model, as_of=args.as_of or version.effective_date
-            )
-            if resolved.id not in models:
-                raise CliError(f"{resolved.id} has no prices in version {version.version}")
-            models = {resolved.id: models[resolved.id]}
-        table = {m: {k: format_usd(v) for k, v in p.prices.items()} for m, p in models.items()}
-        if args.json:
-            _emit(
-                {
-                    "version": version.version,
-                    "effective_date": version.effective_date.isoformat(),
-                    "models": table,
-                }
-            )
-        else:
-            sys.stdout.write(
-                f"Price version {version.version} (effective {version.effective_date}), "
-                "USD per 1M tokens\n"
-            )
-            for m, fields in table.items():
-                sys.stdout.write(f"{m}\n")
-                for k, v in fields.items():
-                    sys.stdout.write(f"    {k:<36} {v:>10}\n")
-        return 0
-    changes = book.diff(args.from_version, args.to_version)
-    rows = [
-        {
-            "model": c.model,
-            "field": c.field,
-            "old": None if c.old is None else format_usd(c.old),
-            "new": None if c.new is None else format_usd(c.new),
-        }
-        for c in changes
-    ]
-    if args.json:
-        _emit({"from": args.from_version, "to": args.to_version, "changes": rows})
-    else:
-        for r in rows:
-            sys.stdout.write(
-                f"{r['model']:<28} {r['field']:<36} {r['old'] or '-':>10} -> {r['new'] or '-'}\n"
-            )
-        if not rows:
-            sys.stdout.write("no price changes\n")
-    return 0
-
-
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="ratecard", description="Cost and rate-limit planning for OpenAI fine-tuning."
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug output to stderr")
@@ -334,18 +260,18 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("file", nargs="?", help="training file (JSONL, chat or prompt/completion)")
     train.add_argument("--model", required=True)
     train.add_argument(
-        "--tokens", type=_non_negative_int, help="billing tokens per epoch (instead of a file)"
+        "--tokens", type=parse_non_negative_int, help="billing tokens per epoch (instead of a file)"
     )
     train.add_argument(
         "--examples",
-        type=_non_negative_int,
+        type=parse_non_negative_int,
         help="number of examples (for --epochs auto with --tokens)",
     )
-    train.add_argument("--epochs", type=_epochs, default="auto")
-    train.add_argument("--as-of", type=_date, help="price date (default: today)")
+    train.add_argument("--epochs", type=parse_epochs, default="auto")
+    train.add_argument("--as-of", type=parse_date, help="price date (default: today)")
     train.add_argument(
         "--override",
-        type=_override,
+        type=parse_override,
         action="append",
         default=[],
         metavar="FIELD=USD",
@@ -356,12 +282,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     inf = est.add_parser("inference", help="cost per request, day and month of a workload")
     inf.add_argument("--model", required=True)
-    inf.add_argument("--prompt-tokens", type=_non_negative_int, required=True)
-    inf.add_argument("--completion-tokens", type=_non_negative_int, required=True)
-    inf.add_argument("--requests-per-day", type=_non_negative_int, required=True)
+    inf.add_argument("--prompt-tokens", type=parse_non_negative_int, required=True)
+    inf.add_argument("--completion-tokens", type=parse_non_negative_int, required=True)
+    inf.add_argument("--requests-per-day", type=parse_non_negative_int, required=True)
     inf.add_argument("--vs", help="comma-separated models to compare with the same workload")
-    inf.add_argument("--as-of", type=_date)
-    inf.add_argument("--override", type=_override, action="append", default=[], metavar="FIELD=USD")
+    inf.add_argument("--as-of", type=parse_date)
+    inf.add_argument(
+        "--override", type=parse_override, action="append", default=[], metavar="FIELD=USD"
+    )
     inf.add_argument("--json", action="store_true")
     inf.set_defaults(func=cmd_estimate_inference)
 
@@ -371,7 +299,7 @@ def build_parser() -> argparse.ArgumentParser:
     p_list = prices.add_parser("list")
     p_list.add_argument("--json", action="store_true")
     p_show = prices.add_parser("show")
-    p_show.add_argument("--as-of", type=_date)
+    p_show.add_argument("--as-of", type=parse_date)
     p_show.add_argument("--version")
     p_show.add_argument("--model")
     p_show.add_argument("--json", action="store_true")
@@ -406,10 +334,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except CliError as exc:
-        sys.stderr.write(f"ratecard: {exc}\n")
+        sys.stderr.write(f"ratecard: {one_line(str(exc))}\n")
         return exc.code
     except PricingError as exc:
-        sys.stderr.write(f"ratecard: {exc}\n")
+        sys.stderr.write(f"ratecard: {one_line(str(exc))}\n")
+        return EXIT_INVALID_DATA
+    except ValidationError as exc:  # RATECARD_* settings the service refuses
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        sys.stderr.write(f"ratecard: setting {where}: {one_line(first['msg'])}\n")
+        return EXIT_USAGE
+    except OSError as exc:  # a file that cannot be read (permissions, a directory, a FIFO...)
+        sys.stderr.write(f"ratecard: {one_line(exc.strerror or str(exc))}: {exc.filename}\n")
         return EXIT_INVALID_DATA
     except BrokenPipeError:  # e.g. `ratecard prices diff ... | head`
         sys.stderr.close()

@@ -7,6 +7,7 @@ import gc
 import logging
 import signal
 import sys
+from pathlib import Path
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -41,10 +42,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.port:
         overrides["port"] = args.port
     demo = None
+    if getattr(args, "demo_dir", None) is not None and not args.demo:
+        from service.cli_args import CliError
+
+        raise CliError("--demo-dir goes with --demo")
     if getattr(args, "demo", False):
         from service.jobs.demo import start_demo_openai
 
-        demo = start_demo_openai()
+        if args.demo_dir is not None and args.demo_dir.exists() and not args.demo_dir.is_dir():
+            from service.cli_args import CliError
+
+            raise CliError(f"--demo-dir is not a folder: {args.demo_dir}")
+        demo = start_demo_openai(data_dir=args.demo_dir)
         overrides.update(demo.settings_overrides())
     settings = get_settings(**overrides)
     logging.getLogger().setLevel(settings.log_level.upper())
@@ -60,7 +69,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         )
     mount_slack_if_configured(app, settings)
     if demo is not None:
-        sys.stdout.write(demo.instructions(settings, secret))
+        sys.stdout.write(demo.instructions(settings, demo.admin_key(secret)))
         sys.stdout.flush()
         # uvicorn re-raises SIGTERM after its graceful shutdown; with the default action the
         # process would die before the demo's temporary database is removed below.
@@ -169,16 +178,29 @@ def cmd_bot(args: argparse.Namespace) -> int:
     return 0
 
 
+def _port(text: str) -> int:
+    if not (text.isascii() and text.isdigit() and len(text) <= 5 and 1 <= int(text) <= 65535):
+        raise argparse.ArgumentTypeError(f"a port is 1-65535, not {text!r}")
+    return int(text)
+
+
 def add_commands(sub: Any) -> None:
     serve = sub.add_parser(
         "serve", help="run the REST API (SQLite file in the working directory by default)"
     )
     serve.add_argument("--host", help="bind address (default 127.0.0.1; RATECARD_HOST)")
-    serve.add_argument("--port", type=int, help="port (default 8000; RATECARD_PORT)")
+    serve.add_argument("--port", type=_port, help="port (default 8000; RATECARD_PORT)")
     serve.add_argument(
         "--demo",
         action="store_true",
         help="run against a built-in fake OpenAI API with a sample file (no credentials needed)",
+    )
+    serve.add_argument(
+        "--demo-dir",
+        type=Path,
+        metavar="PATH",
+        help="with --demo: keep the demo's database and admin key in this folder and reuse them "
+        "on restart (default: a temporary folder removed on exit)",
     )
     serve.set_defaults(func=cmd_serve)
 
@@ -198,5 +220,9 @@ def add_commands(sub: Any) -> None:
         help="connect out to Slack with RATECARD_SLACK_APP_TOKEN (no public URL)",
     )
     bot.add_argument("--host", help="bind address in HTTP mode (RATECARD_HOST)")
-    bot.add_argument("--port", type=int, help="port in HTTP mode (RATECARD_PORT)")
+    bot.add_argument("--port", type=_port, help="port in HTTP mode (RATECARD_PORT)")
     bot.set_defaults(func=cmd_bot)
+
+    from service.cli_keys import add_key_commands
+
+    add_key_commands(sub)

@@ -23,7 +23,9 @@ class Settings(BaseSettings):
         "PostgreSQL; replicas add up against the server's max_connections)",
     )
     admin_api_key: SecretStr | None = Field(
-        None, description="admin key to create on first start instead of a random one"
+        None,
+        description="admin key to create on first start instead of a random one; as strong as "
+        "a generated key (rc_ and 256 bits, e.g. rc_ + 64 random hex digits) or refused at start",
     )
     host: str = Field(
         "127.0.0.1", description="bind address of `ratecard serve` (0.0.0.0 in the container)"
@@ -194,6 +196,16 @@ class Settings(BaseSettings):
         pattern=r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,99}$",
         description="team charged for /launch and /estimate file=... when no team= is given",
     )
+
+    @field_validator("admin_api_key")
+    @classmethod
+    def _admin_key_as_strong_as_generated_ones(cls, value: SecretStr | None) -> SecretStr | None:
+        from service.auth.strength import weakness
+
+        problem = weakness(value.get_secret_value()) if value is not None else None
+        if problem:  # the message never repeats the key
+            raise ValueError(f"RATECARD_ADMIN_API_KEY {problem}")
+        return value
 
 
 def get_settings(**overrides: object) -> Settings:

@@ -27,3 +27,37 @@ def test_readme__documents_every_setting():
     for name, field in Settings.model_fields.items():
         assert f"RATECARD_{name.upper()}" in README, f"RATECARD_{name.upper()} is not in the README"
         assert field.description, f"{name} has no description"
+
+
+def test_readme__report_examples_name_no_fixed_year():
+    # A fixed year turns into an empty report (or a future range) the year after it was written.
+    assert not re.findall(r"(?:reports|estimates)[^\s\"]*(?:from|to)=\d{4}", README)
+    assert not re.findall(r'"(?:from|to)": "\d{4}', README)
+
+
+def test_readme__report_and_estimate_queries_answer_200_in_any_year(tmp_path):
+    from datetime import date
+
+    from tests.service.conftest import ADMIN_SECRET, build_app, client_for
+
+    today = date.today()
+    variables = {"$Y": str(today.year), "$M": today.replace(day=1).isoformat()}
+    for block in re.findall(r"```sh\n(.+?)\n```", README, flags=re.DOTALL):
+        for name in re.findall(r"\$[YM]\b", block):
+            assert re.search(rf"\b{name[1:]}=\$\(date", block), f"{name} used but not set: {block}"
+    paths = re.findall(r'\$API(/v1/(?:reports|estimates)[^" ]*)"', README)
+    assert len(paths) >= 4
+    app = build_app(f"sqlite:///{tmp_path / 'readme.db'}", tmp_path)
+    with client_for(app, ADMIN_SECRET) as admin:
+        for path in paths:
+            for name, value in variables.items():
+                path = path.replace(name, value)
+            assert admin.get(path).status_code == 200, path
+
+
+def test_readme__walkthrough_is_what_the_demo_prints():
+    from service.jobs.demo import walkthrough
+
+    block = re.findall(r"```sh\n(.+?)\n```", README, flags=re.DOTALL)[2]
+    assert "ratecard serve --demo" in block
+    assert block.endswith(walkthrough().rstrip("\n"))

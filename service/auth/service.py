@@ -9,17 +9,20 @@ import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam
+from sqlalchemy import bindparam, update
 from sqlalchemy import select as sa_select
+from sqlalchemy.engine import Connection
 from sqlmodel import Session, col, select
 
 from service.auth.models import SCOPES, ApiKey
+from service.auth.strength import KEY_PREFIX, SECRET_BYTES
+from service.db import final_write
 from service.errors import Conflict, InvalidInput, NotAuthenticated, NotFound
 from service.types import utcnow
 
 log = logging.getLogger(__name__)
-KEY_PREFIX = "rc_"
 _LOOKUP_CHARS = 8
+_API_KEYS = ApiKey.__table__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -42,7 +45,7 @@ def _lookup_prefix(secret: str) -> str:
 
 
 def new_secret() -> str:
-    return KEY_PREFIX + secrets.token_urlsafe(32)
+    return KEY_PREFIX + secrets.token_urlsafe(SECRET_BYTES)
 
 
 def create_key(
@@ -95,14 +98,46 @@ def list_keys(session: Session) -> list[ApiKey]:
     return list(session.exec(select(ApiKey).order_by(ApiKey.id)).all())  # type: ignore[arg-type]
 
 
+def _live_admin_ids(connection: Connection) -> list[int]:
+    """Ids of the keys that can still administer; on PostgreSQL their rows stay locked until the
+    transaction ends, so two revocations cannot each see the other's key as the one left."""
+    statement = (
+        sa_select(col(ApiKey.id), col(ApiKey.scopes))
+        .where(col(ApiKey.revoked_at).is_(None), col(ApiKey.scopes).contains("admin"))
+        .order_by(col(ApiKey.id))
+        .with_for_update()  # ignored by SQLite, where final_write already holds the write lock
+    )
+    rows = connection.execute(statement).all()
+    return [int(str(key_id)) for key_id, scopes in rows if "admin" in str(scopes).split()]
+
+
 def revoke_key(session: Session, *, key_id: int) -> ApiKey:
-    key = session.get(ApiKey, key_id)
-    if key is None:
-        raise NotFound(f"no API key {key_id}")
-    if key.revoked_at is None:
-        key.revoked_at = utcnow()
-        session.add(key)
-        log.info("revoked API key %s (%s)", key.id, key.name)
+    """Revoke a key; the last live admin key is refused (Conflict), or nobody could manage keys
+    again and RATECARD_ADMIN_API_KEY would not help either (it only seeds an empty table)."""
+    with final_write(session) as connection:
+        admins = _live_admin_ids(connection)
+        row = (
+            connection.execute(sa_select(_API_KEYS).where(col(ApiKey.id) == key_id))
+            .mappings()
+            .first()
+        )
+        if row is None:
+            raise NotFound(f"no API key {key_id}")
+        key = ApiKey.model_validate(dict(row))
+        if key.revoked_at is None:
+            if admins == [key_id]:
+                raise Conflict(
+                    f"API key {key_id} ({key.name}) is the last live admin key; create another "
+                    "admin key first (POST /v1/keys, or `ratecard keys create --scopes admin` on "
+                    "the host), then revoke this one"
+                )
+            key.revoked_at = utcnow()
+            connection.execute(
+                update(ApiKey)
+                .where(col(ApiKey.id) == key_id, col(ApiKey.revoked_at).is_(None))
+                .values(revoked_at=key.revoked_at)
+            )
+            log.info("revoked API key %s (%s)", key_id, key.name)
     return key
 
 

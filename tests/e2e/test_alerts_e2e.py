@@ -25,7 +25,7 @@ from tests.service.alerts.conftest import job_payload, serve_in_thread
 
 pytestmark = pytest.mark.slow
 
-ADMIN_KEY = "rc_e2e_admin_key_0123456789abcdef"
+ADMIN_KEY = "rc_1da685db80cb1b02e7699dfc8d570d17f045cd60b7a4a099acfa58dec98ec265"
 SLACK_TOKEN = "xoxb-e2e-token-SECRET"
 
 

@@ -188,3 +188,150 @@ def test_cli__bad_arguments_are_usage_errors(args):
     r = ratecard(*args)
     assert r.returncode == 2
     assert "Traceback" not in r.stderr
+
+
+HUGE = "3" + "0" * 27  # 28 digits
+TRAIN = ("estimate", "train", "--model", "gpt-3.5-turbo", "--as-of", "2024-01-01")
+TRAIN_TOKENS = (*TRAIN, "--tokens", "1000")
+INFER = ("estimate", "inference", "--model", "gpt-4o", "--as-of", "2024-06-01")
+
+
+def _workload(prompt="1000", completion="100", per_day="1000"):
+    return (
+        *("--prompt-tokens", prompt, "--completion-tokens", completion),
+        *("--requests-per-day", per_day),
+    )
+
+
+HOSTILE: list[tuple[str, ...]] = [
+    # huge, negative and not-quite numbers
+    (*TRAIN, "--tokens", HUGE),
+    (*TRAIN, "--tokens", str(10**12 + 1)),
+    (*TRAIN, "--tokens", "9" * 5000),
+    (*TRAIN, "--tokens", "-5"),
+    *[(*TRAIN, "--tokens", v) for v in ("NaN", "inf", "-inf", "1e30", "", " ", "\0", "٣", "1.5")],
+    (*TRAIN_TOKENS, "--examples", "0"),
+    (*TRAIN_TOKENS, "--examples", HUGE),
+    *[(*TRAIN_TOKENS, "--epochs", v) for v in ("0", "-1", HUGE, "NaN", "", "1e30")],
+    (*INFER, *_workload(prompt="1" + "0" * 27)),
+    (*INFER, *_workload(completion=HUGE)),
+    (*INFER, *_workload(per_day="1" + "0" * 11)),
+    (*INFER, *_workload(per_day="-1")),
+    (*INFER, *_workload(prompt="nan")),
+    # contract prices
+    *[
+        (*TRAIN_TOKENS, "--override", f"usd_per_1m_training_tokens={v}")
+        for v in ("NaN", "inf", "-1", "1e30", "", "\0", "9" * 40, "sNaN", "0x10")
+    ],
+    (*TRAIN_TOKENS, "--override", "no_such_field=1"),
+    (*TRAIN_TOKENS, "--override", "no-equals-sign"),
+    (*INFER, *_workload(), "--override", "usd_per_1m_input_tokens=Infinity"),
+    # models
+    *[
+        ("estimate", "train", "--tokens", "10", "--model", m)
+        for m in ("", "\0", "gpt-☃", "x" * 10_000, "no-such-model", "ft:", "ft:::::", "\u202e")
+    ],
+    (*INFER, *_workload(), "--vs", "gpt-4,no-such-model"),
+    (*INFER, *_workload(), "--vs", ",".join(["gpt-4"] * 25)),
+    ("prices", "show", "--model", "no-such-model"),
+    ("prices", "show", "--version", "1999-01-01"),
+    ("prices", "diff", "nope", "2023-08-22"),
+    # dates
+    *[(*TRAIN_TOKENS[:4], "--tokens", "10", "--as-of", d) for d in ("yesterday", "2024-13-01")],
+    *[(*TRAIN_TOKENS[:4], "--tokens", "10", "--as-of", d) for d in ("12345", "1e9", "", "\0")],
+    (*TRAIN_TOKENS[:4], "--tokens", "10", "--as-of", "0001-01-01"),
+    ("prices", "show", "--as-of", "1900-01-01"),
+    ("prices", "show", "--as-of", "2024-02-30"),
+    # files
+    ("estimate", "train", "/no/such/file.jsonl", "--model", "gpt-3.5-turbo"),
+    ("estimate", "train", "file\0name", "--model", "gpt-3.5-turbo"),
+    ("estimate", "train", "--model", "gpt-3.5-turbo"),  # neither file nor tokens
+    ("estimate", "train", str(TOY), "--tokens", "5", "--model", "gpt-3.5-turbo"),  # both
+    ("estimate", "train", str(TOY), "--model", "gpt-4o", "--as-of", "2020-01-01"),
+    # commands and options
+    (),
+    ("estimate",),
+    ("no-such-command",),
+    ("prices", "list", "--no-such-option"),
+    ("serve", "--port", "abc"),
+    ("serve", "--port", "70000"),
+    ("serve", "--port", "-1"),
+    ("keys", "create", "--name", "x"),
+    ("keys", "create", "--name", "\0", "--scopes", "admin"),
+    ("keys", "create", "--name", "ops", "--scopes", ""),
+    ("keys", "create", "--name", "ops", "--scopes", "root,admin"),
+    ("keys", "create", "--name", "ü" * 300, "--scopes", "admin"),
+]
+
+
+def _main(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    from service.cli import main
+
+    try:
+        code = main(argv)
+    except SystemExit as exc:  # argparse refusals
+        code = int(exc.code or 0)
+    return code, capsys.readouterr().err
+
+
+def _assert_refused(code: int, err: str) -> None:
+    assert "Traceback" not in err
+    assert code in (2, 3), err
+    assert err.count("\n") == 1 and err.endswith("\n"), err
+    assert err.isprintable() or err[:-1].isprintable(), repr(err)
+
+
+@pytest.mark.parametrize("argv", HOSTILE, ids=[repr(a)[:80] for a in HOSTILE])
+def test_cli__hostile_arguments_are_refused_in_one_line_without_traceback(
+    argv, tmp_path, monkeypatch, capsys
+):
+    monkeypatch.setenv("RATECARD_DATABASE_URL", f"sqlite:///{tmp_path / 'k.db'}")
+    _assert_refused(*_main(list(argv), capsys))
+
+
+@pytest.mark.parametrize("kind", ["directory", "binary", "empty", "unreadable"])
+def test_cli__hostile_training_files_are_refused_in_one_line(kind, tmp_path, capsys):
+    path = tmp_path / "train.jsonl"
+    if kind == "directory":
+        path.mkdir()
+    elif kind == "binary":
+        path.write_bytes(bytes(range(256)) * 64)
+    elif kind == "empty":
+        path.write_bytes(b"")
+    else:
+        path.write_text("{}\n")
+        path.chmod(0)
+    code, err = _main(["estimate", "train", str(path), "--model", "gpt-3.5-turbo"], capsys)
+    if kind == "unreadable" and code == 0:
+        pytest.skip("running as root: the file is readable anyway")
+    if "has format errors" in err:  # the one multi-line answer: the list of what to fix
+        headline, *problems = err.splitlines()
+        _assert_refused(code, headline + "\n")
+        assert problems and all(p.startswith("  - ") for p in problems)
+    else:
+        _assert_refused(code, err)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        (*TRAIN, "--tokens", HUGE),
+        (*INFER, *_workload(prompt="1" + "0" * 27)),
+        (*TRAIN_TOKENS, "--override", "usd_per_1m_training_tokens=NaN"),
+        (*TRAIN_TOKENS[:4], "--tokens", "10", "--as-of", "20240"),
+        ("estimate", "train", "/", "--model", "gpt-3.5-turbo"),
+        ("serve", "--port", "70000"),
+    ],
+)
+def test_cli__hostile_arguments_in_a_real_process(argv):
+    r = ratecard(*argv)
+    _assert_refused(r.returncode, r.stderr)
+
+
+def test_cli__limits_are_the_rest_apis_and_the_message_says_so(capsys):
+    from service.estimates.schemas import MAX_TOKENS
+
+    code, err = _main([*TRAIN, "--tokens", str(MAX_TOKENS + 1)], capsys)
+    assert code == 2 and "--tokens" in err and str(MAX_TOKENS) in err
+    code, _ = _main([*TRAIN, "--tokens", str(MAX_TOKENS), "--epochs", "1", "--json"], capsys)
+    assert code == 0

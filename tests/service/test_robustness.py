@@ -19,7 +19,7 @@ import pytest
 from tests.service.test_serve import serve
 
 pytestmark = pytest.mark.slow
-KEY = "rc_fuzz_admin_key_0123456789abcdef"
+KEY = "rc_0b636642640ad1b559d82c7a26733425fb9185a5ae730786d2982a61f73e2604"
 EXAMPLES = os.environ.get("RATECARD_FUZZ_EXAMPLES", "10")
 CLI = shutil.which("schemathesis", path=str(Path(sys.executable).parent)) or shutil.which(
     "schemathesis"

@@ -1,6 +1,8 @@
 import pytest
+from sqlmodel import col
 
 from service.auth.models import ApiKey
+from service.auth.service import create_key
 from service.db import session_scope
 
 
@@ -127,3 +129,68 @@ def test_last_used__another_replicas_recent_record_is_kept(api):
     LastUsed().record(api.app.state.engine, key_id, now=now)  # a second replica, 30 min later
     recorded = _last_used(api, "finance")
     assert recorded.startswith((now - timedelta(minutes=30)).strftime("%Y-%m-%dT%H:%M"))
+
+
+def _key_id(api, name):
+    return next(k["id"] for k in api.admin.get("/v1/keys").json() if k["name"] == name)
+
+
+def test_keys__last_admin_cannot_be_revoked(api):
+    r = api.admin.delete(f"/v1/keys/{_key_id(api, 'admin')}")
+    assert r.status_code == 409
+    assert r.headers["content-type"].startswith("application/problem+json")
+    assert "last live admin key" in r.json()["detail"]
+    assert api.admin.get("/v1/keys").status_code == 200  # still an admin
+
+
+def test_keys__an_admin_key_can_be_revoked_while_another_admin_key_lives(api):
+    api.client_with("admin", "read", name="ops")
+    assert api.admin.delete(f"/v1/keys/{_key_id(api, 'ops')}").status_code == 200
+    assert api.admin.delete(f"/v1/keys/{_key_id(api, 'admin')}").status_code == 409
+
+
+def test_keys__revoking_an_unknown_key_is_404(api):
+    assert api.admin.delete("/v1/keys/999999").status_code == 404
+
+
+def _live_admins(api) -> list[int]:
+    from sqlmodel import select
+
+    with session_scope(api.app.state.engine) as session:
+        live = session.exec(select(ApiKey).where(col(ApiKey.revoked_at).is_(None))).all()
+        return [k.id for k in live if "admin" in k.scope_set]
+
+
+def test_keys__two_admins_revoking_each_other_at_once_leave_one(api):
+    import threading
+
+    from service.auth.service import revoke_key
+    from service.errors import Conflict
+
+    for round_ in range(5):
+        with session_scope(api.app.state.engine) as session:
+            pair = [create_key(session, name=f"{n}-{round_}", scopes=["admin"])[0].id for n in "ab"]
+        for other in set(_live_admins(api)) - set(pair):
+            with session_scope(api.app.state.engine) as session:
+                revoke_key(session, key_id=other)
+        barrier = threading.Barrier(2)
+        outcomes: list[str] = []
+
+        def revoke(
+            key_id: int, barrier: threading.Barrier = barrier, outcomes: list[str] = outcomes
+        ) -> None:
+            barrier.wait()
+            try:
+                with session_scope(api.app.state.engine) as session:
+                    revoke_key(session, key_id=key_id)
+                outcomes.append("revoked")
+            except Conflict:
+                outcomes.append("refused")
+
+        threads = [threading.Thread(target=revoke, args=(key_id,)) for key_id in pair]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert sorted(outcomes) == ["refused", "revoked"]
+        assert len(_live_admins(api)) == 1

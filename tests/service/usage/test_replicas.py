@@ -22,7 +22,7 @@ from tests.netutil import free_port
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
-ADMIN = "rc_replica_test_admin_key_0123456789"
+ADMIN = "rc_c1f9afc7e5c48923dc8fff8e91d20159c83380b00be0bb3414ee2663a7af46ca"
 AUTH = {"Authorization": f"Bearer {ADMIN}"}
 MODELS = {
     "gpt-3.5-turbo-0125": "gpt-3.5-turbo",
