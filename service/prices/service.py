@@ -28,9 +28,10 @@ from pricing.prices import (
     Override,
     PriceBook,
     PriceVersion,
+    PublishedChanges,
     apply_changes,
     load_builtin_price_book,
-    parse_version,
+    merge_history,
     validate_override,
     version_to_dict,
 )
@@ -104,16 +105,31 @@ def _read_reference(session: Session, revision: int) -> Reference:
     book = load_builtin_price_book()
     catalogue = load_catalogue()
     rows = session.exec(select(PublishedPriceVersion).order_by(col(PublishedPriceVersion.id))).all()
+    published = []
     for row in rows:
         # Versions published before catalogue entries existed simply carry none.
         catalogue = catalogue.extended(*_catalogue_additions(row.body, row.effective_date))
-        book = book.with_version(parse_version(row.body, published_by=row.published_by))
+        published.append(_published_changes(row))
+    if published:
+        book = PriceBook(merge_history(book.versions, published))
     overrides = tuple(
         Override(r.model, r.field, r.usd_per_1m_tokens, r.note, r.effective_from, r.effective_until)
         for r in list_overrides(session)
     )
     log.debug("price reference loaded at revision %s (%s versions)", revision, len(rows))
     return Reference(revision, book, catalogue, overrides)
+
+
+def _published_changes(row: PublishedPriceVersion) -> PublishedChanges:
+    body = row.body
+    # The change set as published; rows written before it was kept carry only the whole table,
+    # which is then the change set (every price it lists is set).
+    changes = body.get("changes") or {
+        model: {k: v for k, v in fields.items() if k != "sources"}
+        for model, fields in body["models"].items()
+    }
+    data = {**body, "models": changes}
+    return PublishedChanges(row.version, row.effective_date, data, row.published_by)
 
 
 def _catalogue_additions(
