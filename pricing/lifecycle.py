@@ -16,7 +16,7 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any, Literal
 
-from pricing.catalogue import FINE_TUNING_METHODS, ModelInfo, load_catalogue
+from pricing.catalogue import FINE_TUNING_METHODS, ModelInfo, ResolvedModel, load_catalogue
 from pricing.errors import InvalidCatalogueEntryError
 
 State = Literal["not_released", "available", "deprecated", "shut_down"]
@@ -148,6 +148,27 @@ class Lifecycle:
             source="" if notice is None else notice.source,
             notes="" if notice is None else notice.notes,
         )
+
+    def inference_warnings(self, model: ResolvedModel, *, as_of: date) -> list[str]:
+        """What a cost figure for ``model`` must say about its shutdown, as of ``as_of``."""
+        s = self.status(model.model, as_of=as_of, fine_tuned=model.fine_tuned)
+        name = model.requested
+        instead = f"; OpenAI recommends {s.replacement}" if s.replacement else ""
+        if s.state == "shut_down" and s.shutdown_date is not None:
+            return [
+                f"{name} stopped answering on {s.shutdown_date.isoformat()}: requests to it "
+                f"fail{instead}"
+            ]
+        if s.state == "deprecated" and s.shutdown_date is not None:
+            base = " (with its base model)" if model.fine_tuned else ""
+            return [
+                f"{name} shuts down{base} on {s.shutdown_date.isoformat()}, "
+                f"{s.days_left} day{'s' if s.days_left != 1 else ''} from {as_of.isoformat()}"
+                f"{instead}"
+            ]
+        if s.state == "not_released":
+            return [f"{name} was not released yet on {as_of.isoformat()}"]
+        return []
 
     def fine_tuning(self, model: ModelInfo, *, method: str, as_of: date) -> FineTuningVerdict:
         """Would OpenAI accept a new ``method`` job on ``model`` on ``as_of``? Says why not."""
