@@ -101,12 +101,18 @@ class Lifecycle:
         windows: Iterable[FineTuningWindow],
     ) -> None:
         self.platform = tuple(sorted(platform, key=lambda e: e.date))
-        self.shutdowns: dict[str, Shutdown] = {}
-        for notice in shutdowns:
+        # A later notice for a model revises an earlier one from its own announcement on (OpenAI
+        # moves dates and replacements), so each model keeps its notices in announcement order.
+        self.shutdowns: dict[str, list[Shutdown]] = {}
+        for notice in sorted(shutdowns, key=lambda n: n.announced):
             for model in notice.models:
-                if model in self.shutdowns:
-                    raise InvalidCatalogueEntryError(f"{model}: two shutdown notices")
-                self.shutdowns[model] = notice
+                history = self.shutdowns.setdefault(model, [])
+                if history and history[-1].announced == notice.announced:
+                    raise InvalidCatalogueEntryError(
+                        f"{model}: two shutdown notices announced on {notice.announced}"
+                    )
+                history.append(notice)
+        # A later window for the same model and method (a published correction) wins.
         self.windows: dict[tuple[str, str], FineTuningWindow] = {
             (w.model, w.method): w for w in windows
         }
@@ -119,10 +125,8 @@ class Lifecycle:
         return min(closing) if closing else None
 
     def known_shutdown(self, model_id: str, as_of: date) -> Shutdown | None:
-        notice = self.shutdowns.get(model_id)
-        if notice is None or notice.announced > as_of:
-            return None
-        return notice
+        known = [n for n in self.shutdowns.get(model_id, ()) if n.announced <= as_of]
+        return known[-1] if known else None
 
     def status(self, model: ModelInfo, *, as_of: date, fine_tuned: bool = False) -> ModelStatus:
         notice = self.known_shutdown(model.id, as_of)
@@ -303,8 +307,22 @@ def parse_lifecycle(data: Mapping[str, Any], *, known_models: Iterable[str]) -> 
     return Lifecycle(platform=platform, shutdowns=shutdowns, windows=windows)
 
 
+LIFECYCLE_SECTIONS = ("platform", "shutdown", "fine_tuning")
+
+
+def combine_lifecycle_data(*parts: Mapping[str, Any]) -> dict[str, list[Any]]:
+    """Lifecycle data from several sources (shipped, then each publication) as one mapping."""
+    return {k: [e for part in parts for e in (part.get(k) or [])] for k in LIFECYCLE_SECTIONS}
+
+
+@lru_cache(maxsize=1)
+def load_lifecycle_data() -> Mapping[str, Any]:
+    """The lifecycle data shipped with the package, as read from its TOML file."""
+    text = resources.files("pricing").joinpath("data/lifecycle.toml").read_text("utf-8")
+    return tomllib.loads(text)
+
+
 @lru_cache(maxsize=1)
 def load_lifecycle() -> Lifecycle:
-    """The lifecycle data shipped with the package (cached: it is immutable data)."""
-    text = resources.files("pricing").joinpath("data/lifecycle.toml").read_text("utf-8")
-    return parse_lifecycle(tomllib.loads(text), known_models=load_catalogue().models)
+    """The shipped lifecycle (cached: it is immutable data)."""
+    return parse_lifecycle(load_lifecycle_data(), known_models=load_catalogue().models)

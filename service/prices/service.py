@@ -24,6 +24,14 @@ from pricing.catalogue import (
     model_entry_to_dict,
     parse_model_entry,
 )
+from pricing.errors import InvalidCatalogueEntryError
+from pricing.lifecycle import (
+    Lifecycle,
+    combine_lifecycle_data,
+    load_lifecycle,
+    load_lifecycle_data,
+    parse_lifecycle,
+)
 from pricing.prices import (
     Override,
     PriceBook,
@@ -50,6 +58,7 @@ class Reference:
     book: PriceBook
     catalogue: Catalogue
     overrides: tuple[Override, ...]
+    lifecycle: Lifecycle
 
 
 # Per engine (one per process and database): every estimate reads it, so no URL rendering.
@@ -112,12 +121,21 @@ def _read_reference(session: Session, revision: int) -> Reference:
         published.append(_published_changes(row))
     if published:
         book = PriceBook(merge_history(book.versions, published))
+    lifecycle = _lifecycle(catalogue, [row.body for row in rows])
     overrides = tuple(
         Override(r.model, r.field, r.usd_per_1m_tokens, r.note, r.effective_from, r.effective_until)
         for r in list_overrides(session)
     )
     log.debug("price reference loaded at revision %s (%s versions)", revision, len(rows))
-    return Reference(revision, book, catalogue, overrides)
+    return Reference(revision, book, catalogue, overrides, lifecycle)
+
+
+def _lifecycle(catalogue: Catalogue, bodies: list[Mapping[str, Any]]) -> Lifecycle:
+    published = [body.get("lifecycle") or {} for body in bodies]
+    if not any(published):
+        return load_lifecycle()
+    data = combine_lifecycle_data(load_lifecycle_data(), *published)
+    return parse_lifecycle(data, known_models=catalogue.models)
 
 
 def _published_changes(row: PublishedPriceVersion) -> PublishedChanges:
@@ -169,6 +187,13 @@ def publish_version(session: Session, *, body: dict[str, Any], published_by: str
             unknown_models=unknown,
             suggestions={m: catalogue.suggest(m) for m in unknown},
         )
+    lifecycle = body.get("lifecycle") or {}
+    if lifecycle:
+        rows = session.exec(select(PublishedPriceVersion.body)).all()
+        try:
+            _lifecycle(catalogue, [*rows, {"lifecycle": lifecycle}])
+        except InvalidCatalogueEntryError as exc:
+            raise InvalidInput(f"lifecycle: {exc}") from None
     unpriced = sorted(m.id for m in new_models if m.id not in version.models)
     if unpriced:
         raise InvalidInput(
@@ -181,6 +206,7 @@ def publish_version(session: Session, *, body: dict[str, Any], published_by: str
         "changes": body["models"],
         "new_models": [model_entry_to_dict(m) for m in new_models],
         "aliases": {a.name: a.target for a in aliases},
+        "lifecycle": lifecycle,
     }
     session.add(
         PublishedPriceVersion(
