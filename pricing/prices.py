@@ -25,59 +25,7 @@ from pricing.errors import (
     UnknownPriceVersionError,
 )
 from pricing.money import to_decimal
-
-# Processing tiers with prices of their own. "priority" is also OpenAI's "fast" (Fast replaced
-# Priority on 2026-07-30 at the same or a higher price, on the same rate limits).
-TIERS: tuple[str, ...] = ("standard", "batch", "flex", "priority")
-TIER_ALIASES = {"fast": "priority", "default": "standard"}
-TOKEN_KINDS: tuple[str, ...] = ("input", "cached_input", "cache_write", "output")
-
-
-def price_field(
-    kind: str, *, tier: str = "standard", long_context: bool = False, fine_tuned: bool = False
-) -> str:
-    """The one spelling of a price field: ``usd_per_1m_[ft_][TIER_][long_context_]KIND_tokens``."""
-    parts = ["usd_per_1m"]
-    if fine_tuned:
-        parts.append("ft")
-    if tier != "standard":
-        parts.append(tier)
-    if long_context:
-        parts.append("long_context")
-    parts.append(f"{kind}_tokens")
-    return "_".join(parts)
-
-
-def _all_price_fields() -> tuple[str, ...]:
-    fields = [
-        # The fields of the first versions, in their original order.
-        "usd_per_1m_input_tokens",
-        "usd_per_1m_output_tokens",
-        "usd_per_1m_cached_input_tokens",
-        "usd_per_1m_batch_input_tokens",
-        "usd_per_1m_batch_output_tokens",
-        "usd_per_1m_training_tokens",
-        "usd_per_1m_ft_input_tokens",
-        "usd_per_1m_ft_output_tokens",
-        "usd_per_1m_ft_cached_input_tokens",
-        "usd_per_1m_ft_batch_input_tokens",
-        "usd_per_1m_ft_batch_output_tokens",
-    ]
-    for tier in TIERS:
-        for long_context in (False, True):
-            for kind in TOKEN_KINDS:
-                name = price_field(kind, tier=tier, long_context=long_context)
-                if name not in fields:
-                    fields.append(name)
-    fields.append("usd_per_1m_ft_batch_cached_input_tokens")
-    # Reinforcement fine-tuning is billed per hour of training, not per token.
-    fields.append("usd_per_training_hour")
-    return tuple(fields)
-
-
-# Every price a version can carry: USD per 1M tokens, except the hourly training rate.
-# Units live in the names.
-PRICE_FIELDS: tuple[str, ...] = _all_price_fields()
+from pricing.price_fields import PRICE_FIELDS
 
 
 @dataclass(frozen=True)
@@ -364,53 +312,29 @@ def validate_override(o: Override) -> Override:
     return replace(o)
 
 
-@dataclass(frozen=True)
-class PublishedChanges:
-    """A version an operator published: its change set, re-applied whenever history is rebuilt."""
+def version_from_file(data: Mapping[str, Any], previous: PriceVersion | None) -> PriceVersion:
+    """A shipped version file: a whole table (``[models]``) or a change set (``[changes]``).
 
-    version: str
-    effective_date: date
-    data: Mapping[str, Any]  # the body as published: version, effective_date, source, models
-    published_by: str
-
-
-def merge_history(
-    shipped: Iterable[PriceVersion], published: Iterable[PublishedChanges]
-) -> list[PriceVersion]:
-    """Shipped and published versions in one effective-dated history.
-
-    A newer ratecard ships versions dated after ones an operator already published (the history
-    grows at every upgrade). Each published change set is therefore applied to the table in
-    force on its date, and carried into every later shipped table, so neither side loses what
-    the other knows. A shipped version whose id an operator already took is renamed
-    ``<id>-shipped``; the operator's id keeps meaning what it meant.
+    A maintainer adding a price change writes only what changed, in the same form the publish
+    API takes; it is made whole on top of the version before it.
     """
-    taken = {p.version for p in published}
-    events: list[tuple[date, int, int, PriceVersion | PublishedChanges]] = []
-    for order, version in enumerate(shipped):
-        events.append((version.effective_date, 0, order, version))
-    for order, change in enumerate(published):
-        events.append((change.effective_date, 1, order, change))
-    events.sort(key=lambda e: (e[0], e[1], e[2]))
+    if "changes" not in data:
+        return parse_version(data)
+    if previous is None:
+        raise InvalidPriceTableError("the first version must be a whole table ([models])")
+    if "models" in data:
+        raise InvalidPriceTableError("a version file has [models] or [changes], not both")
+    return apply_changes(
+        previous, {**data, "models": data["changes"]}, published_by="ratecard (shipped)"
+    )
+
+
+def build_history(files: Iterable[Mapping[str, Any]]) -> list[PriceVersion]:
+    """Shipped version files, in effective-date order, each made whole."""
+    ordered = sorted(files, key=lambda d: str(d.get("effective_date")))
     history: list[PriceVersion] = []
-    applied: list[PublishedChanges] = []
-    for _, _, _, item in events:
-        if isinstance(item, PriceVersion):
-            version = item
-            for change in applied:
-                version = apply_changes(
-                    version,
-                    {**change.data, "version": item.version, "effective_date": item.effective_date},
-                    published_by=item.published_by,
-                )
-            version = replace(version, source=item.source, notes=item.notes)
-            if version.version in taken:
-                version = replace(version, version=f"{version.version}-shipped")
-            history.append(version)
-        else:
-            base = history[-1] if history else PriceVersion("", item.effective_date, "", "", {})
-            history.append(apply_changes(base, item.data, published_by=item.published_by))
-            applied.append(item)
+    for data in ordered:
+        history.append(version_from_file(data, history[-1] if history else None))
     return history
 
 
@@ -418,6 +342,7 @@ def merge_history(
 def load_builtin_price_book() -> PriceBook:
     """The dated public history shipped in pricing/data/prices (one immutable file per version)."""
     folder = resources.files("pricing").joinpath("data/prices")
-    files = sorted((f for f in folder.iterdir() if f.name.endswith(".toml")), key=lambda f: f.name)
-    versions = [parse_version(tomllib.loads(f.read_text("utf-8"))) for f in files]
-    return PriceBook(sorted(versions, key=lambda v: v.effective_date))
+    files = [
+        tomllib.loads(f.read_text("utf-8")) for f in folder.iterdir() if f.name.endswith(".toml")
+    ]
+    return PriceBook(build_history(files))

@@ -7,7 +7,8 @@ from decimal import Decimal
 
 from pricing.catalogue import ResolvedModel
 from pricing.errors import InvalidEstimateInputError
-from pricing.prices import TIER_ALIASES, TIERS, PriceQuote, price_field
+from pricing.price_fields import TIER_ALIASES, TIERS, price_field
+from pricing.prices import PriceQuote
 
 # OpenAI offers fine-tuned models on the standard and Batch tiers only (reference section 4c).
 FINE_TUNED_TIERS = ("standard", "batch")

@@ -25,6 +25,7 @@ from pricing.catalogue import (
     parse_model_entry,
 )
 from pricing.errors import InvalidCatalogueEntryError
+from pricing.history import PublishedChanges, merge_history
 from pricing.lifecycle import (
     Lifecycle,
     combine_lifecycle_data,
@@ -36,10 +37,8 @@ from pricing.prices import (
     Override,
     PriceBook,
     PriceVersion,
-    PublishedChanges,
     apply_changes,
     load_builtin_price_book,
-    merge_history,
     validate_override,
     version_to_dict,
 )

@@ -8,7 +8,8 @@ from decimal import Decimal as D
 import pytest
 
 from pricing.catalogue import load_catalogue
-from pricing.prices import PriceVersion, PublishedChanges, load_builtin_price_book, merge_history
+from pricing.history import PublishedChanges, merge_history
+from pricing.prices import PriceVersion, load_builtin_price_book
 
 
 @pytest.fixture(scope="module")
@@ -165,3 +166,74 @@ def test_merge_history__a_taken_id_keeps_the_operators_meaning(book):
     assert ids[-1] == "2026-12-01-shipped"
     assert ids.index("2026-12-01") == ids.index("2026-10-26") + 1
     assert len(ids) == len(set(ids))
+
+
+def _shipped_files():
+    import tomllib
+    from importlib import resources
+
+    folder = resources.files("pricing").joinpath("data/prices")
+    return [tomllib.loads(f.read_text()) for f in folder.iterdir() if f.name.endswith(".toml")]
+
+
+def test_check_version_file__a_change_set_is_made_whole_and_diffed():
+    from pricing.history import check_version_file
+
+    new = {
+        "version": "2026-12-20",
+        "effective_date": date(2026, 12, 20),
+        "source": "https://openai.com/api/pricing/",
+        "notes": "gpt-6-luna cut",
+        "changes": {"gpt-6-luna": {"usd_per_1m_input_tokens": "0.08"}},
+    }
+    version, changes = check_version_file(
+        _shipped_files(), new, known_models=load_catalogue().models
+    )
+    assert version.models["gpt-6-luna"].prices["usd_per_1m_input_tokens"] == D("0.08")
+    assert (
+        version.models["gpt-4o-mini-2024-07-18"]
+        == load_builtin_price_book().latest.models["gpt-4o-mini-2024-07-18"]
+    )
+    assert [(c.model, c.field, c.old, c.new) for c in changes] == [
+        ("gpt-6-luna", "usd_per_1m_input_tokens", D("0.10"), D("0.08"))
+    ]
+
+
+@pytest.mark.parametrize(
+    ("new", "message"),
+    [
+        (
+            {
+                "version": "x",
+                "effective_date": date(2026, 1, 1),
+                "source": "s",
+                "changes": {"gpt-6-luna": {"usd_per_1m_input_tokens": "0.08"}},
+            },
+            "append-only",
+        ),
+        (
+            {
+                "version": "y",
+                "effective_date": date(2027, 1, 1),
+                "source": "s",
+                "changes": {"gpt-9": {"usd_per_1m_input_tokens": "0.08"}},
+            },
+            "not in the catalogue",
+        ),
+        (
+            {
+                "version": "z",
+                "effective_date": date(2027, 1, 1),
+                "source": "s",
+                "changes": {"gpt-6-luna": {"usd_per_1m_inptu_tokens": "0.08"}},
+            },
+            "unknown price field",
+        ),
+    ],
+)
+def test_check_version_file__refuses_bad_files(new, message):
+    from pricing.errors import InvalidPriceTableError
+    from pricing.history import check_version_file
+
+    with pytest.raises(InvalidPriceTableError, match=message):
+        check_version_file(_shipped_files(), new, known_models=load_catalogue().models)
