@@ -49,10 +49,13 @@ class ModelInfo:
     encoding: str
     released: date
     notes: str = ""
+    # A request whose prompt is over this many tokens is billed whole at the long-context prices.
+    long_context_threshold: int | None = None
+    fine_tuning_methods: tuple[str, ...] = ()
 
     @property
     def fine_tunable(self) -> bool:
-        return self.training_example_limit is not None
+        return bool(self.fine_tuning_methods)
 
 
 @dataclass(frozen=True)
@@ -235,8 +238,12 @@ _ENTRY_KEYS = frozenset(
         "encoding",
         "released",
         "notes",
+        "long_context_threshold",
+        "fine_tuning_methods",
     }
 )
+# Supervised (SFT), preference (DPO) and reinforcement (RFT) fine-tuning, as OpenAI names them.
+FINE_TUNING_METHODS = ("supervised", "preference", "reinforcement")
 
 
 def _positive_int(data: Mapping[str, Any], key: str, where: str) -> int:
@@ -277,6 +284,10 @@ def parse_model_entry(data: Mapping[str, Any]) -> ModelInfo:
             raise InvalidCatalogueEntryError(
                 f"{where}: training_example_limit {limit} exceeds context_window {context_window}"
             )
+    threshold = None
+    if data.get("long_context_threshold") is not None:
+        threshold = _positive_int(data, "long_context_threshold", where)
+    methods = _methods(data, where, limit)
     released = data["released"]
     try:
         released = released if isinstance(released, date) else date.fromisoformat(str(released))
@@ -293,7 +304,26 @@ def parse_model_entry(data: Mapping[str, Any]) -> ModelInfo:
         encoding=data["encoding"],
         released=released,
         notes=str(data.get("notes", "")),
+        long_context_threshold=threshold,
+        fine_tuning_methods=methods,
     )
+
+
+def _methods(data: Mapping[str, Any], where: str, limit: int | None) -> tuple[str, ...]:
+    raw = data.get("fine_tuning_methods")
+    if raw is None:
+        # Entries older than the methods field: an example limit meant supervised fine-tuning.
+        return ("supervised",) if limit is not None else ()
+    if not isinstance(raw, list | tuple) or any(m not in FINE_TUNING_METHODS for m in raw):
+        raise InvalidCatalogueEntryError(
+            f"{where}: fine_tuning_methods must be a list of {', '.join(FINE_TUNING_METHODS)}"
+        )
+    methods = tuple(dict.fromkeys(str(m) for m in raw))
+    if {"supervised", "preference"} & set(methods) and limit is None:
+        raise InvalidCatalogueEntryError(
+            f"{where}: supervised and preference fine-tuning need a training_example_limit"
+        )
+    return methods
 
 
 def model_entry_to_dict(model: ModelInfo) -> dict[str, Any]:
@@ -307,6 +337,8 @@ def model_entry_to_dict(model: ModelInfo) -> dict[str, Any]:
         "encoding": model.encoding,
         "released": model.released.isoformat(),
         "notes": model.notes,
+        "long_context_threshold": model.long_context_threshold,
+        "fine_tuning_methods": list(model.fine_tuning_methods),
     }
 
 

@@ -10,9 +10,12 @@ from decimal import Decimal
 from typing import Literal
 
 from pricing.catalogue import ResolvedModel
-from pricing.errors import InvalidEstimateInputError, NotFineTunableError
+from pricing.errors import InvalidEstimateInputError, NotFineTunableError, UnknownPriceError
+from pricing.lifecycle import Lifecycle
 from pricing.money import cost_of_tokens
 from pricing.prices import Override, PriceBook
+from pricing.promotions import Promotion, training_promotion
+from pricing.tiers import request_prices
 
 Epochs = int | Literal["auto"]
 DAYS_PER_MONTH = 30
@@ -56,6 +59,14 @@ class TrainingEstimate:
     price_source: str  # "public" | "override"
     cost_usd: Decimal
     warnings: tuple[str, ...] = ()
+    method: str = "supervised"
+    free_training_tokens: int = 0
+    promotion: str | None = None
+    # Reinforcement fine-tuning: billed per hour of training, for a duration the user assumes.
+    training_hours: Decimal | None = None
+    training_hours_max: Decimal | None = None
+    usd_per_training_hour: Decimal | None = None
+    cost_usd_max: Decimal | None = None
 
 
 def estimate_training(
@@ -69,6 +80,11 @@ def estimate_training(
     n_epochs: Epochs = "auto",
     overrides: Iterable[Override] = (),
     warnings: Iterable[str] = (),
+    method: str = "supervised",
+    training_hours: Decimal | None = None,
+    training_hours_max: Decimal | None = None,
+    lifecycle: Lifecycle | None = None,
+    promotions: Iterable[Promotion] = (),
 ) -> TrainingEstimate:
     """Billing tokens x epochs x training price, from a token total or per-example lengths.
 
@@ -79,10 +95,33 @@ def estimate_training(
     if not model.model.fine_tunable:
         raise NotFineTunableError(
             f"{model.id} cannot be fine-tuned; fine-tunable models include "
-            "gpt-3.5-turbo-0125, gpt-4o-mini-2024-07-18, gpt-4o-2024-08-06, gpt-4.1-2025-04-14"
+            "gpt-4o-mini-2024-07-18, gpt-4o-2024-08-06, gpt-4.1-2025-04-14 "
+            "(and o4-mini-2025-04-16 for reinforcement fine-tuning)"
+        )
+    if method not in model.model.fine_tuning_methods:
+        raise NotFineTunableError(
+            f"{model.id} does not offer {method} fine-tuning "
+            f"(it offers {', '.join(model.model.fine_tuning_methods)})"
+        )
+    if lifecycle is not None:
+        verdict = lifecycle.fine_tuning(model.model, method=method, as_of=as_of)
+        notes.extend(verdict.warnings)
+        if not verdict.accepted:
+            notes.append(
+                f"OpenAI does not accept this job on {as_of.isoformat()}: {verdict.reason}"
+            )
+    if method == "reinforcement":
+        return _estimate_reinforcement(
+            model=model,
+            book=book,
+            as_of=as_of,
+            hours=training_hours,
+            hours_max=training_hours_max,
+            overrides=overrides,
+            notes=notes,
         )
     limit = model.model.training_example_limit
-    assert limit is not None
+    assert limit is not None  # supervised and preference models always have one
     if token_lengths is not None:
         if billing_tokens is not None:
             raise InvalidEstimateInputError(
@@ -127,6 +166,14 @@ def estimate_training(
     quote = book.quote(model.id, as_of=as_of, overrides=overrides)
     price = quote.require("usd_per_1m_training_tokens")
     charged = billing_tokens * epochs
+    promotion = training_promotion(promotions, model.id, as_of)
+    free = 0
+    if promotion is not None:
+        free = min(charged, promotion.free_training_tokens_per_day)
+        notes.append(
+            f"{promotion.name} (through {promotion.ends.isoformat()}): {free:,} tokens free, "
+            "assuming the job trains within one day and no other job used that day's allowance"
+        )
     return TrainingEstimate(
         model=model.id,
         requested_model=model.requested,
@@ -139,8 +186,58 @@ def estimate_training(
         charged_tokens=charged,
         usd_per_1m_training_tokens=price,
         price_source=quote.source_of("usd_per_1m_training_tokens"),
-        cost_usd=cost_of_tokens(charged, price),
+        cost_usd=cost_of_tokens(charged - free, price),
         warnings=tuple(notes),
+        method=method,
+        free_training_tokens=free,
+        promotion=promotion.name if promotion else None,
+    )
+
+
+def _estimate_reinforcement(
+    *,
+    model: ResolvedModel,
+    book: PriceBook,
+    as_of: date,
+    hours: Decimal | None,
+    hours_max: Decimal | None,
+    overrides: Iterable[Override],
+    notes: list[str],
+) -> TrainingEstimate:
+    """Reinforcement fine-tuning is billed per hour of training, not per token (reference S34)."""
+    if hours is None or hours <= 0:
+        raise InvalidEstimateInputError(
+            "reinforcement fine-tuning is billed per hour of training: give training_hours "
+            "(a positive number, the duration you expect)"
+        )
+    if hours_max is not None and hours_max < hours:
+        raise InvalidEstimateInputError("training_hours_max must not be below training_hours")
+    quote = book.quote(model.id, as_of=as_of, overrides=overrides)
+    rate = quote.require("usd_per_training_hour")
+    notes.append(
+        "the training duration is your assumption: OpenAI bills reinforcement fine-tuning per "
+        "second of training time, and the actual cost of a finished job comes from what OpenAI "
+        "reports for it; model-grader tokens are billed separately at the grader's prices"
+    )
+    return TrainingEstimate(
+        model=model.id,
+        requested_model=model.requested,
+        price_version=quote.version,
+        as_of=as_of,
+        n_examples=None,
+        billing_tokens=0,
+        n_epochs=0,
+        epochs_auto=False,
+        charged_tokens=0,
+        usd_per_1m_training_tokens=Decimal(0),
+        price_source=quote.source_of("usd_per_training_hour"),
+        cost_usd=hours * rate,
+        warnings=tuple(notes),
+        method="reinforcement",
+        training_hours=hours,
+        training_hours_max=hours_max,
+        usd_per_training_hour=rate,
+        cost_usd_max=None if hours_max is None else hours_max * rate,
     )
 
 
@@ -149,11 +246,25 @@ class Workload:
     prompt_tokens: int
     completion_tokens: int
     requests_per_day: int
+    # Of the prompt: tokens read from the prompt cache, and tokens written to it.
+    cached_prompt_tokens: int = 0
+    cache_write_tokens: int = 0
 
     def __post_init__(self) -> None:
-        for name in ("prompt_tokens", "completion_tokens", "requests_per_day"):
+        for name in (
+            "prompt_tokens",
+            "completion_tokens",
+            "requests_per_day",
+            "cached_prompt_tokens",
+            "cache_write_tokens",
+        ):
             if getattr(self, name) < 0:
                 raise InvalidEstimateInputError(f"{name} must not be negative")
+        if self.cached_prompt_tokens + self.cache_write_tokens > self.prompt_tokens:
+            raise InvalidEstimateInputError(
+                "cached_prompt_tokens and cache_write_tokens are parts of prompt_tokens: "
+                "together they cannot exceed it"
+            )
 
 
 @dataclass(frozen=True)
@@ -171,6 +282,11 @@ class InferenceEstimate:
     cost_per_request_usd: Decimal
     cost_per_day_usd: Decimal
     cost_per_month_usd: Decimal
+    tier: str = "standard"
+    long_context: bool = False
+    usd_per_1m_cached_input_tokens: Decimal | None = None
+    usd_per_1m_cache_write_tokens: Decimal | None = None
+    warnings: tuple[str, ...] = ()
 
 
 def estimate_inference(
@@ -181,20 +297,38 @@ def estimate_inference(
     as_of: date,
     overrides: Iterable[Override] = (),
     name: str | None = None,
+    tier: str = "standard",
+    lifecycle: Lifecycle | None = None,
 ) -> InferenceEstimate:
-    """Per request, per day and per 30-day month; fine-tuned names use the fine-tuned prices."""
+    """Per request, per day and per 30-day month, at the tier's prices.
+
+    Fine-tuned names use the fine-tuned prices. Cached prompt tokens bill at the cached price;
+    cache writes at the cache-write price where the model has one (from GPT-5.6 on), as ordinary
+    input before that, when OpenAI did not bill them separately.
+    """
     quote = book.quote(model.id, as_of=as_of, overrides=overrides)
-    in_field, out_field = (
-        ("usd_per_1m_ft_input_tokens", "usd_per_1m_ft_output_tokens")
-        if model.fine_tuned
-        else ("usd_per_1m_input_tokens", "usd_per_1m_output_tokens")
-    )
-    usd_in, usd_out = quote.require(in_field), quote.require(out_field)
-    per_request = cost_of_tokens(workload.prompt_tokens, usd_in) + cost_of_tokens(
-        workload.completion_tokens, usd_out
+    prices = request_prices(quote, model=model, tier=tier, prompt_tokens=workload.prompt_tokens)
+    usd_in, usd_out = prices.input, prices.output
+    if workload.cached_prompt_tokens and prices.cached_input is None:
+        raise UnknownPriceError(model.id, prices.fields[2], quote.version)
+    usd_write = usd_in if prices.cache_write is None else prices.cache_write
+    uncached = workload.prompt_tokens - workload.cached_prompt_tokens - workload.cache_write_tokens
+    per_request = (
+        cost_of_tokens(uncached, usd_in)
+        + cost_of_tokens(workload.cached_prompt_tokens, prices.cached_input or Decimal(0))
+        + cost_of_tokens(workload.cache_write_tokens, usd_write)
+        + cost_of_tokens(workload.completion_tokens, usd_out)
     )
     per_day = per_request * workload.requests_per_day
-    source = "override" if {in_field, out_field} & quote.overridden else "public"
+    source = "override" if set(prices.fields) & quote.overridden else "public"
+    notes: list[str] = []
+    if prices.long_context:
+        notes.append(
+            f"the prompt is over {model.model.long_context_threshold:,} tokens: the whole "
+            "request is billed at the long-context prices"
+        )
+    if lifecycle is not None:
+        notes.extend(lifecycle.inference_warnings(model, as_of=as_of))
     return InferenceEstimate(
         name=name or model.requested,
         model=model.id,
@@ -209,6 +343,11 @@ def estimate_inference(
         cost_per_request_usd=per_request,
         cost_per_day_usd=per_day,
         cost_per_month_usd=per_day * DAYS_PER_MONTH,
+        tier=prices.tier,
+        long_context=prices.long_context,
+        usd_per_1m_cached_input_tokens=prices.cached_input,
+        usd_per_1m_cache_write_tokens=prices.cache_write,
+        warnings=tuple(notes),
     )
 
 

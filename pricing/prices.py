@@ -25,21 +25,7 @@ from pricing.errors import (
     UnknownPriceVersionError,
 )
 from pricing.money import to_decimal
-
-# Every price a version can carry, USD per 1M tokens. Units live in the names.
-PRICE_FIELDS: tuple[str, ...] = (
-    "usd_per_1m_input_tokens",
-    "usd_per_1m_output_tokens",
-    "usd_per_1m_cached_input_tokens",
-    "usd_per_1m_batch_input_tokens",
-    "usd_per_1m_batch_output_tokens",
-    "usd_per_1m_training_tokens",
-    "usd_per_1m_ft_input_tokens",
-    "usd_per_1m_ft_output_tokens",
-    "usd_per_1m_ft_cached_input_tokens",
-    "usd_per_1m_ft_batch_input_tokens",
-    "usd_per_1m_ft_batch_output_tokens",
-)
+from pricing.price_fields import PRICE_FIELDS
 
 
 @dataclass(frozen=True)
@@ -326,10 +312,37 @@ def validate_override(o: Override) -> Override:
     return replace(o)
 
 
+def version_from_file(data: Mapping[str, Any], previous: PriceVersion | None) -> PriceVersion:
+    """A shipped version file: a whole table (``[models]``) or a change set (``[changes]``).
+
+    A maintainer adding a price change writes only what changed, in the same form the publish
+    API takes; it is made whole on top of the version before it.
+    """
+    if "changes" not in data:
+        return parse_version(data)
+    if previous is None:
+        raise InvalidPriceTableError("the first version must be a whole table ([models])")
+    if "models" in data:
+        raise InvalidPriceTableError("a version file has [models] or [changes], not both")
+    return apply_changes(
+        previous, {**data, "models": data["changes"]}, published_by="ratecard (shipped)"
+    )
+
+
+def build_history(files: Iterable[Mapping[str, Any]]) -> list[PriceVersion]:
+    """Shipped version files, in effective-date order, each made whole."""
+    ordered = sorted(files, key=lambda d: str(d.get("effective_date")))
+    history: list[PriceVersion] = []
+    for data in ordered:
+        history.append(version_from_file(data, history[-1] if history else None))
+    return history
+
+
 @lru_cache(maxsize=1)
 def load_builtin_price_book() -> PriceBook:
     """The dated public history shipped in pricing/data/prices (one immutable file per version)."""
     folder = resources.files("pricing").joinpath("data/prices")
-    files = sorted((f for f in folder.iterdir() if f.name.endswith(".toml")), key=lambda f: f.name)
-    versions = [parse_version(tomllib.loads(f.read_text("utf-8"))) for f in files]
-    return PriceBook(sorted(versions, key=lambda v: v.effective_date))
+    files = [
+        tomllib.loads(f.read_text("utf-8")) for f in folder.iterdir() if f.name.endswith(".toml")
+    ]
+    return PriceBook(build_history(files))

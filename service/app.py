@@ -35,6 +35,7 @@ BackgroundFactory = Callable[[FastAPI], BackgroundService | None]
 def _routers() -> list[Any]:
     from service.alerts.router import router as alerts
     from service.auth.router import router as auth
+    from service.catalogue.router import router as models
     from service.estimates.router import router as estimates
     from service.health.router import router as health
     from service.jobs.router import budgets_router as budgets
@@ -44,7 +45,7 @@ def _routers() -> list[Any]:
     from service.usage.router import router as usage
 
     # Routes are matched in order: the per-request endpoints (estimates, usage) come first.
-    return [health, estimates, usage, auth, prices, alerts, jobs, budgets, reports]
+    return [health, estimates, usage, auth, prices, models, alerts, jobs, budgets, reports]
 
 
 def _background_factories() -> list[BackgroundFactory]:

@@ -349,7 +349,7 @@ class OpenAIClient:
         path: str,
         *,
         consume: Callable[[httpx.Response], Awaitable[_T]],
-        params: Mapping[str, str | int] | None = None,
+        params: Mapping[str, str | int | list[str]] | None = None,
         json_body: Mapping[str, Any] | None = None,
         is_create: bool = False,
     ) -> _T:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import datetime as dt
 from datetime import date
 from typing import Annotated, Literal
 
@@ -84,6 +85,44 @@ class CatalogueEntryIn(BaseModel):
     notes: str = Field("", max_length=500)
 
 
+class ShutdownNoticeIn(BaseModel):
+    """OpenAI's notice that models stop answering on a date (their fine-tunes with them)."""
+
+    models: list[str] = Field(min_length=1, max_length=100, examples=[["gpt-4o-2024-08-06"]])
+    announced: date
+    shutdown: date
+    fine_tunes_shutdown: date | None = Field(
+        None, description="when their fine-tunes stop, if not on the same day"
+    )
+    replacement: str | None = Field(None, max_length=100, examples=["gpt-6-luna"])
+    source: str = Field(min_length=1, max_length=2000)
+    notes: str = Field("", max_length=500)
+
+
+class FineTuningWindowIn(BaseModel):
+    model: str = Field(max_length=100, examples=["gpt-4.1-2025-04-14"])
+    method: Literal["supervised", "preference", "reinforcement"]
+    opened: date | None = None
+    closed: date | None = Field(None, description="the first day OpenAI refused new jobs")
+    source: str = Field(min_length=1, max_length=2000)
+
+
+class PlatformEventIn(BaseModel):
+    date: dt.date
+    kind: str = Field(max_length=100, examples=["fine_tuning_closed"])
+    text: str = Field(max_length=500)
+    source: str = Field(min_length=1, max_length=2000)
+    announced: dt.date
+
+
+class LifecycleIn(BaseModel):
+    """Lifecycle events published with a version; immutable, read as of their dates."""
+
+    shutdown: list[ShutdownNoticeIn] = Field(default_factory=list, max_length=100)
+    fine_tuning: list[FineTuningWindowIn] = Field(default_factory=list, max_length=100)
+    platform: list[PlatformEventIn] = Field(default_factory=list, max_length=20)
+
+
 class PublishVersion(BaseModel):
     version: str = Field(min_length=1, max_length=64, examples=["2026-12-01"])
     effective_date: date
@@ -108,6 +147,10 @@ class PublishVersion(BaseModel):
         default_factory=dict,
         examples=[{"gpt-4.1-mini": "gpt-4.1-mini-2026-10-01"}],
         description="undated name -> dated snapshot id it points at from effective_date on",
+    )
+    lifecycle: LifecycleIn | None = Field(
+        None,
+        description="shutdown notices, fine-tuning windows and platform events to publish",
     )
 
 

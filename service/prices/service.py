@@ -24,13 +24,21 @@ from pricing.catalogue import (
     model_entry_to_dict,
     parse_model_entry,
 )
+from pricing.errors import InvalidCatalogueEntryError
+from pricing.history import PublishedChanges, merge_history
+from pricing.lifecycle import (
+    Lifecycle,
+    combine_lifecycle_data,
+    load_lifecycle,
+    load_lifecycle_data,
+    parse_lifecycle,
+)
 from pricing.prices import (
     Override,
     PriceBook,
     PriceVersion,
     apply_changes,
     load_builtin_price_book,
-    parse_version,
     validate_override,
     version_to_dict,
 )
@@ -49,6 +57,7 @@ class Reference:
     book: PriceBook
     catalogue: Catalogue
     overrides: tuple[Override, ...]
+    lifecycle: Lifecycle
 
 
 # Per engine (one per process and database): every estimate reads it, so no URL rendering.
@@ -104,16 +113,40 @@ def _read_reference(session: Session, revision: int) -> Reference:
     book = load_builtin_price_book()
     catalogue = load_catalogue()
     rows = session.exec(select(PublishedPriceVersion).order_by(col(PublishedPriceVersion.id))).all()
+    published = []
     for row in rows:
         # Versions published before catalogue entries existed simply carry none.
         catalogue = catalogue.extended(*_catalogue_additions(row.body, row.effective_date))
-        book = book.with_version(parse_version(row.body, published_by=row.published_by))
+        published.append(_published_changes(row))
+    if published:
+        book = PriceBook(merge_history(book.versions, published))
+    lifecycle = _lifecycle(catalogue, [row.body for row in rows])
     overrides = tuple(
         Override(r.model, r.field, r.usd_per_1m_tokens, r.note, r.effective_from, r.effective_until)
         for r in list_overrides(session)
     )
     log.debug("price reference loaded at revision %s (%s versions)", revision, len(rows))
-    return Reference(revision, book, catalogue, overrides)
+    return Reference(revision, book, catalogue, overrides, lifecycle)
+
+
+def _lifecycle(catalogue: Catalogue, bodies: list[Mapping[str, Any]]) -> Lifecycle:
+    published = [body.get("lifecycle") or {} for body in bodies]
+    if not any(published):
+        return load_lifecycle()
+    data = combine_lifecycle_data(load_lifecycle_data(), *published)
+    return parse_lifecycle(data, known_models=catalogue.models)
+
+
+def _published_changes(row: PublishedPriceVersion) -> PublishedChanges:
+    body = row.body
+    # The change set as published; rows written before it was kept carry only the whole table,
+    # which is then the change set (every price it lists is set).
+    changes = body.get("changes") or {
+        model: {k: v for k, v in fields.items() if k != "sources"}
+        for model, fields in body["models"].items()
+    }
+    data = {**body, "models": changes}
+    return PublishedChanges(row.version, row.effective_date, data, row.published_by)
 
 
 def _catalogue_additions(
@@ -153,6 +186,13 @@ def publish_version(session: Session, *, body: dict[str, Any], published_by: str
             unknown_models=unknown,
             suggestions={m: catalogue.suggest(m) for m in unknown},
         )
+    lifecycle = body.get("lifecycle") or {}
+    if lifecycle:
+        rows = session.exec(select(PublishedPriceVersion.body)).all()
+        try:
+            _lifecycle(catalogue, [*rows, {"lifecycle": lifecycle}])
+        except InvalidCatalogueEntryError as exc:
+            raise InvalidInput(f"lifecycle: {exc}") from None
     unpriced = sorted(m.id for m in new_models if m.id not in version.models)
     if unpriced:
         raise InvalidInput(
@@ -165,6 +205,7 @@ def publish_version(session: Session, *, body: dict[str, Any], published_by: str
         "changes": body["models"],
         "new_models": [model_entry_to_dict(m) for m in new_models],
         "aliases": {a.name: a.target for a in aliases},
+        "lifecycle": lifecycle,
     }
     session.add(
         PublishedPriceVersion(

@@ -31,10 +31,10 @@ def per_1k(value: str) -> Decimal:
     return D(value) * 1000
 
 
-def test_history__ships_2023_03_01_through_2025_05_07(book):
+def test_history__ships_2023_03_01_through_2026_12_01(book):
     ids = [v.version for v in book.versions]
     assert ids[0] == "2023-03-01"
-    assert ids[-1] == "2025-05-07"
+    assert ids[-1] == "2026-12-01"
     assert "2023-08-22" in ids and "2023-11-06" in ids
     assert all(v.source for v in book.versions)
 
@@ -86,7 +86,7 @@ def test_devday_version_cuts_fine_tuned_usage(book):
 def test_lookup__as_of_returns_version_in_force(book):
     assert book.in_force(date(2023, 11, 5)).version == "2023-08-22"
     assert book.in_force(date(2023, 11, 6)).version == "2023-11-06"
-    assert book.in_force(date(2030, 1, 1)).version == "2025-05-07"
+    assert book.in_force(date(2030, 1, 1)).version == "2026-12-01"
 
 
 def test_lookup__before_first_version(book):
@@ -137,7 +137,7 @@ def test_diff__devday(book):
     assert ("gpt-4-0613", "usd_per_1m_input_tokens") not in changes
 
 
-def _version(version="2026-01-01", effective="2026-01-01", price="1.00"):
+def _version(version="2027-01-01", effective="2027-01-01", price="1.00"):
     return {
         "version": version,
         "effective_date": effective,
@@ -148,8 +148,8 @@ def _version(version="2026-01-01", effective="2026-01-01", price="1.00"):
 
 def test_publish__appends_new_version(book):
     newer = book.with_version(parse_version(_version()))
-    assert newer.latest.version == "2026-01-01"
-    assert book.latest.version == "2025-05-07"  # the original book is untouched
+    assert newer.latest.version == "2027-01-01"
+    assert book.latest.version == "2026-12-01"  # the original book is untouched
 
 
 def test_publish__existing_version_is_immutable(book):
@@ -180,8 +180,8 @@ def test_apply_changes__unlisted_prices_carry_over(book):
     v = apply_changes(
         base,
         {
-            "version": "2026-12-01",
-            "effective_date": "2026-12-01",
+            "version": "2026-12-15",
+            "effective_date": "2026-12-15",
             "source": "https://example.invalid/pricing",
             "models": {"gpt-4o-mini-2024-07-18": {"usd_per_1m_input_tokens": "0.12"}},
         },
@@ -196,7 +196,7 @@ def test_apply_changes__unlisted_prices_carry_over(book):
     assert {m: mp.prices for m, mp in v.models.items() if m != "gpt-4o-mini-2024-07-18"} == {
         m: mp.prices for m, mp in base.models.items() if m != "gpt-4o-mini-2024-07-18"
     }
-    assert book.with_version(v).diff(base.version, "2026-12-01") == [
+    assert book.with_version(v).diff(base.version, "2026-12-15") == [
         PriceChange(
             "gpt-4o-mini-2024-07-18",
             "usd_per_1m_input_tokens",
@@ -211,7 +211,7 @@ def test_apply_changes__null_withdraws_a_price_or_a_model(book):
         book.latest,
         {
             "version": "w",
-            "effective_date": "2026-12-01",
+            "effective_date": "2026-12-15",
             "models": {
                 "babbage-002": None,
                 "davinci-002": {"usd_per_1m_training_tokens": None},
@@ -238,7 +238,7 @@ def test_apply_changes__refuses_bad_change_sets(book, models, message):
     with pytest.raises(InvalidPriceTableError, match=message):
         apply_changes(
             book.latest,
-            {"version": "x", "effective_date": "2026-12-01", "models": models},
+            {"version": "x", "effective_date": "2026-12-15", "models": models},
             published_by="admin",
         )
 

@@ -49,8 +49,8 @@ def test_prices__diff(api):
 
 
 NEW = {
-    "version": "2026-12-01",
-    "effective_date": "2026-12-01",
+    "version": "2026-12-15",
+    "effective_date": "2026-12-15",
     "source": "https://example.invalid/pricing",
     "models": {
         "gpt-4o-mini-2024-07-18": {
@@ -65,11 +65,11 @@ def test_prices__publish_then_used_by_lookup(api):
     r = api.admin.post("/v1/prices/versions", json=NEW)
     assert r.status_code == 201, r.text
     table = api.admin.get("/v1/prices", params={"as_of": "2027-01-01"}).json()
-    assert table["version"] == "2026-12-01"
+    assert table["version"] == "2026-12-15"
     assert table["models"]["gpt-4o-mini-2024-07-18"]["usd_per_1m_input_tokens"] == "0.12"
     assert (
-        api.admin.get("/v1/prices", params={"as_of": "2026-11-30"}).json()["version"]
-        == "2025-05-07"
+        api.admin.get("/v1/prices", params={"as_of": "2026-12-14"}).json()["version"]
+        == "2026-12-01"
     )
 
 

@@ -10,7 +10,7 @@ from service.settings import get_settings
 from tests.service.conftest import ADMIN_SECRET, Api, client_for
 from tests.service.estimates.test_estimates_api import TOY
 
-LATEST_SHIPPED = "2025-05-07"
+LATEST_SHIPPED = "2026-12-01"
 NEW_MINI: dict[str, Any] = {
     "id": "gpt-4.1-mini-2026-10-01",
     "family": "gpt-4.1-mini",
@@ -21,8 +21,8 @@ NEW_MINI: dict[str, Any] = {
     "notes": "announced 2026-10-01",
 }
 RELEASE: dict[str, Any] = {
-    "version": "2026-12-01",
-    "effective_date": "2026-12-01",
+    "version": "2026-12-15",
+    "effective_date": "2026-12-15",
     "source": "https://example.invalid/pricing#gpt-4.1-mini-2026-10-01",
     "notes": "new gpt-4.1-mini snapshot; the alias moves to it",
     "models": {
@@ -52,18 +52,18 @@ def publish(api: Api, body: dict[str, Any], status: int = 201) -> dict[str, Any]
 
 
 def test_publish__a_change_set_keeps_every_price_it_does_not_list(api):
-    before = table(api, "2026-11-30")
+    before = table(api, "2026-12-14")
     publish(
         api,
         {
-            "version": "2026-12-01",
-            "effective_date": "2026-12-01",
+            "version": "2026-12-15",
+            "effective_date": "2026-12-15",
             "source": "https://example.invalid/pricing",
             "models": {"gpt-4o-mini-2024-07-18": {"usd_per_1m_input_tokens": "0.12"}},
         },
     )
     after = table(api, "2027-01-01")
-    assert (before["version"], after["version"]) == (LATEST_SHIPPED, "2026-12-01")
+    assert (before["version"], after["version"]) == (LATEST_SHIPPED, "2026-12-15")
     expected = before["models"]
     expected["gpt-4o-mini-2024-07-18"]["usd_per_1m_input_tokens"] = "0.12"
     assert after["models"] == expected
@@ -73,8 +73,8 @@ def test_publish__a_change_set_keeps_every_price_it_does_not_list(api):
         json={"model": "gpt-3.5-turbo", "tokens": 100_000, "n_epochs": 3, "as_of": "2027-01-01"},
     )
     assert r.status_code == 201, r.text
-    assert (r.json()["price_version"], r.json()["cost_usd"]) == ("2026-12-01", "2.40")
-    diff = api.admin.get("/v1/prices/diff", params={"from": LATEST_SHIPPED, "to": "2026-12-01"})
+    assert (r.json()["price_version"], r.json()["cost_usd"]) == ("2026-12-15", "2.40")
+    diff = api.admin.get("/v1/prices/diff", params={"from": LATEST_SHIPPED, "to": "2026-12-15"})
     assert diff.json()["changes"] == [
         {
             "model": "gpt-4o-mini-2024-07-18",
@@ -90,7 +90,7 @@ def test_publish__null_withdraws_a_price_or_a_whole_model(api):
         api,
         {
             "version": "retire-babbage",
-            "effective_date": "2026-12-01",
+            "effective_date": "2026-12-15",
             "source": "https://example.invalid/deprecations",
             "models": {"babbage-002": None, "davinci-002": {"usd_per_1m_training_tokens": None}},
         },
@@ -109,10 +109,10 @@ def test_publish__null_withdraws_a_price_or_a_whole_model(api):
 def test_publish__new_catalogue_entry_prices_resolves_and_tokenizes(api):
     publish(api, RELEASE)
     # The alias moves on the version's effective date, not before.
-    assert list(table(api, "2026-11-30", model="gpt-4.1-mini")["models"]) == [
+    assert list(table(api, "2026-12-14", model="gpt-4.1-mini")["models"]) == [
         "gpt-4.1-mini-2025-04-14"
     ]
-    assert table(api, "2026-12-01", model="gpt-4.1-mini")["models"] == {
+    assert table(api, "2026-12-15", model="gpt-4.1-mini")["models"] == {
         "gpt-4.1-mini-2026-10-01": RELEASE["models"]["gpt-4.1-mini-2026-10-01"]
     }
     r = api.admin.post(
@@ -185,12 +185,12 @@ def test_publish__catalogue_entries_are_validated_and_immutable(api):
     assert "unknown model" in publish(api, dangling, 422)["detail"]
 
     publish(api, RELEASE)
-    again = {**RELEASE, "version": "2026-12-02", "effective_date": "2026-12-02"}
+    again = {**RELEASE, "version": "2026-12-16", "effective_date": "2026-12-16"}
     problem = publish(api, again, 409)
     assert "already in the catalogue" in problem["detail"]
     existing = {
         **RELEASE,
-        "version": "2026-12-03",
+        "version": "2026-12-17",
         "new_models": [{**NEW_MINI, "id": "gpt-4o-2024-08-06"}],
         "models": {"gpt-4o-2024-08-06": {"usd_per_1m_input_tokens": "1"}},
         "aliases": {},
@@ -198,7 +198,7 @@ def test_publish__catalogue_entries_are_validated_and_immutable(api):
     assert publish(api, existing, 409)["title"] == "Catalogue entry already published"
     # Nothing of the refused attempts was kept.
     versions = [v["version"] for v in api.admin.get("/v1/prices/versions").json()["versions"]]
-    assert versions[-2:] == [LATEST_SHIPPED, "2026-12-01"]
+    assert versions[-2:] == [LATEST_SHIPPED, "2026-12-15"]
 
 
 def test_publish__every_replica_sees_it_on_its_next_request(api, database_url, tmp_path):
