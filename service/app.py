@@ -14,7 +14,7 @@ from service.auth.last_used import LastUsed
 from service.db import ConnectionGate, create_db_engine, migrate
 from service.estimates.group_commit import EstimateWriter
 from service.estimates.router import MULTIPART_ALLOWANCE, UPLOAD_PATH, add_json_estimate_routes
-from service.limits import RequestSizeLimit
+from service.limits import ControlCharacterGuard, RequestSizeLimit
 from service.problems import install_problem_handlers
 from service.settings import Settings
 
@@ -100,6 +100,7 @@ def create_app(settings: Settings, *, run_background: bool = True) -> FastAPI:
         # The file itself is held to max_upload_bytes as it is spooled; this bounds the rest.
         per_path={UPLOAD_PATH: settings.max_upload_bytes + MULTIPART_ALLOWANCE},
     )
+    app.add_middleware(ControlCharacterGuard)  # outermost: before any route or body is read
     add_json_estimate_routes(app.router)
     for router in _routers():
         app.include_router(router)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 from http import HTTPStatus
-from typing import Any
+from typing import Any, TypeGuard
 
 import psycopg
 from fastapi import FastAPI, Request
@@ -88,15 +88,24 @@ def is_transient(exc: Exception) -> bool:
     orig = exc.orig
     sqlstate = getattr(orig, "sqlstate", None)
     if isinstance(orig, psycopg.Error):
-        # No SQLSTATE: the server never answered (refused, unreachable, dropped).
-        return (
-            sqlstate is None
-            or sqlstate.startswith(_TRANSIENT_SQLSTATE_CLASSES)
-            or sqlstate in _TRANSIENT_SQLSTATES
-        )
+        if sqlstate is None:
+            # No SQLSTATE: either the server never answered (refused, unreachable, dropped:
+            # OperationalError) or the driver refused the data itself (a NUL in a string is a
+            # DataError), which no retry cures.
+            return isinstance(orig, psycopg.OperationalError)
+        return sqlstate.startswith(_TRANSIENT_SQLSTATE_CLASSES) or sqlstate in _TRANSIENT_SQLSTATES
     if isinstance(orig, sqlite3.OperationalError):
         return str(orig).startswith(_TRANSIENT_SQLITE)
     return False
+
+
+def is_bad_data(exc: Exception) -> TypeGuard[DBAPIError]:
+    """A value the database refused as data (SQLSTATE class 22, or psycopg's own refusal of a
+    NUL), not a fault of the database or of our SQL."""
+    if not isinstance(exc, DBAPIError) or not isinstance(exc.orig, psycopg.DataError):
+        return False
+    sqlstate = exc.orig.sqlstate
+    return sqlstate is None or sqlstate.startswith("22")
 
 
 def install_problem_handlers(app: FastAPI) -> None:
@@ -129,6 +138,10 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(DBAPIError)
     @app.exception_handler(PoolTimeout)
     async def _database_error(request: Request, exc: Exception) -> JSONResponse:
+        if is_bad_data(exc):
+            # Input the database cannot store (a NUL in a JSON string): the client's to fix.
+            log.info("refused data on %s %s: %s", request.method, request.url.path, type(exc.orig))
+            return problem(422, "Invalid input", "a value holds characters that cannot be stored")
         if not is_transient(exc):
             return await _unexpected(request, exc)
         # The request may succeed if retried: 503 with Retry-After, not 500. The driver's
