@@ -15,6 +15,7 @@ from service.db import ConnectionGate, create_db_engine, migrate
 from service.estimates.group_commit import EstimateWriter
 from service.estimates.router import MULTIPART_ALLOWANCE, UPLOAD_PATH, add_json_estimate_routes
 from service.limits import ControlCharacterGuard, RequestSizeLimit
+from service.openapi import install_openapi
 from service.problems import install_problem_handlers
 from service.settings import Settings
 
@@ -94,6 +95,7 @@ def create_app(settings: Settings, *, run_background: bool = True) -> FastAPI:
     app.state.estimate_writer = EstimateWriter(engine)
     migrate(engine)
     install_problem_handlers(app)
+    install_openapi(app)
     app.add_middleware(
         RequestSizeLimit,
         max_bytes=settings.max_request_bytes,

@@ -37,10 +37,14 @@ def sweep(base: str, headers: list[str], tmp_path: Path) -> subprocess.Completed
     assert CLI is not None, "schemathesis is a test dependency"
     args = [
         CLI,
+        "--config-file",
+        str(Path(__file__).with_name("schemathesis.toml")),
         "run",
         f"{base}/openapi.json",
         "--checks",
-        "not_a_server_error",
+        "all",
+        "--seed",
+        "20261206",
         "--max-examples",
         EXAMPLES,
         "--generation-deterministic",
