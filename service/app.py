@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from service.auth.cache import KeyCache
 from service.auth.last_used import LastUsed
 from service.db import ConnectionGate, create_db_engine, migrate
+from service.docs import install_docs
 from service.estimates.group_commit import EstimateWriter
 from service.estimates.router import MULTIPART_ALLOWANCE, UPLOAD_PATH, add_json_estimate_routes
 from service.limits import ControlCharacterGuard, RequestSizeLimit
@@ -86,6 +87,8 @@ def create_app(settings: Settings, *, run_background: bool = True) -> FastAPI:
             "Errors are `application/problem+json`."
         ),
         lifespan=lifespan,
+        docs_url=None,  # service.docs serves them without a CDN
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.engine = engine
@@ -96,6 +99,7 @@ def create_app(settings: Settings, *, run_background: bool = True) -> FastAPI:
     migrate(engine)
     install_problem_handlers(app)
     install_openapi(app)
+    install_docs(app)
     app.add_middleware(
         RequestSizeLimit,
         max_bytes=settings.max_request_bytes,
