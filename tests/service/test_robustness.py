@@ -1,8 +1,8 @@
 """Bad input is the client's error, never a server one: control characters in the request line,
 values the database cannot store, and a bounded schemathesis sweep over the service's own OpenAPI
-document: every check schemathesis has (no 5xx, every status code, content type, header and body
-as documented, invalid data refused, valid data accepted or refused with a reason, 405s with Allow), ~500 cases
-a run, deterministic.
+document with every check schemathesis has (no 5xx; status codes, content types, headers and
+bodies as documented; invalid data refused; valid data accepted or refused with a reason; 405s
+with Allow), about 500 cases a run, deterministic.
 
 Runs the schemathesis CLI against `ratecard serve --demo` (the service wired to the loopback fake
 OpenAI API, so job endpoints are really exercised) on a loopback port: every operation with
