@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import Match
+from starlette.routing import Match, compile_path
 
 from pricing import errors as pe
 from service.errors import ServiceError
@@ -114,8 +114,27 @@ _METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 
 
 def allowed_methods(app: FastAPI, request: Request) -> list[str]:
-    """Every method some route answers on the request's path (asked of each route the way the
-    router asks it, so routers nested by include_router answer for their own routes)."""
+    """The methods of the resource the request's path names.
+
+    The most specific documented path wins: /v1/estimates/inference is its own resource (POST),
+    though GET /v1/estimates/{estimate_id} would also route it. Undocumented paths (/docs) ask
+    each route the way the router does.
+    """
+    path = request.scope["path"].removeprefix(request.scope.get("root_path", ""))
+    matching = [
+        (template.count("{"), operations)
+        for template, operations in app.openapi().get("paths", {}).items()
+        if compile_path(template)[0].match(path)
+    ]
+    if matching:
+        fewest = min(params for params, _ in matching)
+        documented = {
+            method.upper()
+            for params, operations in matching
+            if params == fewest
+            for method in operations
+        }
+        return [method for method in _METHODS if method in documented]
     return [
         method
         for method in _METHODS
