@@ -71,7 +71,7 @@ def sweep(base: str, headers: list[str], tmp_path: Path) -> subprocess.Completed
     )
 
 
-@pytest.mark.slow
+# About 15 s each (500 cases), so not marked slow.
 @pytest.mark.parametrize("with_key", [True, False], ids=["admin-key", "no-key"])
 def test_openapi__generated_requests_pass_every_schemathesis_check(tmp_path, with_key):
     env = {"RATECARD_ADMIN_API_KEY": KEY, "RATECARD_WEBHOOK_ALLOW_LOOPBACK": "false"}
