@@ -12,9 +12,11 @@ from fastapi import FastAPI
 from service.auth.cache import KeyCache
 from service.auth.last_used import LastUsed
 from service.db import ConnectionGate, create_db_engine, migrate
+from service.docs import install_docs
 from service.estimates.group_commit import EstimateWriter
 from service.estimates.router import MULTIPART_ALLOWANCE, UPLOAD_PATH, add_json_estimate_routes
-from service.limits import RequestSizeLimit
+from service.limits import ControlCharacterGuard, RequestSizeLimit
+from service.openapi import install_openapi
 from service.problems import install_problem_handlers
 from service.settings import Settings
 
@@ -86,6 +88,8 @@ def create_app(settings: Settings, *, run_background: bool = True) -> FastAPI:
             "Errors are `application/problem+json`."
         ),
         lifespan=lifespan,
+        docs_url=None,  # service.docs serves them without a CDN
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.engine = engine
@@ -95,12 +99,15 @@ def create_app(settings: Settings, *, run_background: bool = True) -> FastAPI:
     app.state.estimate_writer = EstimateWriter(engine)
     migrate(engine)
     install_problem_handlers(app)
+    install_openapi(app)
+    install_docs(app)
     app.add_middleware(
         RequestSizeLimit,
         max_bytes=settings.max_request_bytes,
         # The file itself is held to max_upload_bytes as it is spooled; this bounds the rest.
         per_path={UPLOAD_PATH: settings.max_upload_bytes + MULTIPART_ALLOWANCE},
     )
+    app.add_middleware(ControlCharacterGuard)  # outermost: before any route or body is read
     add_json_estimate_routes(app.router)
     for router in _routers():
         app.include_router(router)

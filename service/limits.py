@@ -1,4 +1,7 @@
-"""The request body size limit: bodies are read into memory (or, for uploads, onto disk) before
+"""What a request may carry before a route sees it: control characters are refused in the path
+and query string, and the body size is limited.
+
+The body size limit: bodies are read into memory (or, for uploads, onto disk) before
 they are validated.
 
 FastAPI's own max_body_size answers text/plain when the declared Content-Length is over the
@@ -7,6 +10,9 @@ problem response.
 """
 
 from __future__ import annotations
+
+import re
+from urllib.parse import unquote_plus
 
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -67,4 +73,36 @@ def _declared_length(scope: Scope) -> int | None:
                 return int(value)
             except ValueError:
                 return None  # servers refuse a malformed Content-Length before the app runs
+    return None
+
+
+# C0 controls and DEL. No identifier, filter or date this API takes contains one, and the
+# databases refuse some (PostgreSQL text cannot hold NUL): refused before any route runs.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+class ControlCharacterGuard:
+    """Answers 422 to a request whose path or query string holds a control character."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            where = _control_character_in(scope)
+            if where is not None:
+                detail = f"the {where} may not contain control characters (such as NUL)"
+                errors = [{"loc": [where], "msg": detail, "type": "control_character"}]
+                response = problem(422, "Invalid request", detail, errors=errors)
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def _control_character_in(scope: Scope) -> str | None:
+    if _CONTROL.search(scope["path"]):
+        return "path"
+    query = unquote_plus(scope.get("query_string", b"").decode("latin-1"))
+    if _CONTROL.search(query):
+        return "query"
     return None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 from http import HTTPStatus
-from typing import Any
+from typing import Any, TypeGuard
 
 import psycopg
 from fastapi import FastAPI, Request
@@ -14,9 +14,11 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match, compile_path
 
 from pricing import errors as pe
 from service.errors import ServiceError
+from service.messages import plain_errors
 
 log = logging.getLogger(__name__)
 PROBLEM = "application/problem+json"
@@ -88,15 +90,59 @@ def is_transient(exc: Exception) -> bool:
     orig = exc.orig
     sqlstate = getattr(orig, "sqlstate", None)
     if isinstance(orig, psycopg.Error):
-        # No SQLSTATE: the server never answered (refused, unreachable, dropped).
-        return (
-            sqlstate is None
-            or sqlstate.startswith(_TRANSIENT_SQLSTATE_CLASSES)
-            or sqlstate in _TRANSIENT_SQLSTATES
-        )
+        if sqlstate is None:
+            # No SQLSTATE: either the server never answered (refused, unreachable, dropped:
+            # OperationalError) or the driver refused the data itself (a NUL in a string is a
+            # DataError), which no retry cures.
+            return isinstance(orig, psycopg.OperationalError)
+        return sqlstate.startswith(_TRANSIENT_SQLSTATE_CLASSES) or sqlstate in _TRANSIENT_SQLSTATES
     if isinstance(orig, sqlite3.OperationalError):
         return str(orig).startswith(_TRANSIENT_SQLITE)
     return False
+
+
+def is_bad_data(exc: Exception) -> TypeGuard[DBAPIError]:
+    """A value the database refused as data (SQLSTATE class 22, or psycopg's own refusal of a
+    NUL), not a fault of the database or of our SQL."""
+    if not isinstance(exc, DBAPIError) or not isinstance(exc.orig, psycopg.DataError):
+        return False
+    sqlstate = exc.orig.sqlstate
+    return sqlstate is None or sqlstate.startswith("22")
+
+
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def allowed_methods(app: FastAPI, request: Request) -> list[str]:
+    """The methods of the resource the request's path names.
+
+    The most specific documented path wins: /v1/estimates/inference is its own resource (POST),
+    though GET /v1/estimates/{estimate_id} would also route it. Undocumented paths (/docs) ask
+    each route the way the router does.
+    """
+    path = request.scope["path"].removeprefix(request.scope.get("root_path", ""))
+    matching = [
+        (template.count("{"), operations)
+        for template, operations in app.openapi().get("paths", {}).items()
+        if compile_path(template)[0].match(path)
+    ]
+    if matching:
+        fewest = min(params for params, _ in matching)
+        documented = {
+            method.upper()
+            for params, operations in matching
+            if params == fewest
+            for method in operations
+        }
+        return [method for method in _METHODS if method in documented]
+    return [
+        method
+        for method in _METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] is Match.FULL
+            for route in app.routes
+        )
+    ]
 
 
 def install_problem_handlers(app: FastAPI) -> None:
@@ -113,22 +159,26 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [
-            {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
-            for e in exc.errors()
-        ]
+        errors = plain_errors(exc.errors())
         summary = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in errors[:5])
         return problem(422, "Invalid request", summary or "invalid request", errors=errors)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         response = problem(exc.status_code, status_phrase(exc.status_code), str(exc.detail))
-        response.headers.update(exc.headers or {})  # e.g. Allow on a 405
+        response.headers.update(exc.headers or {})
+        if exc.status_code == 405:
+            # Starlette's Allow names the methods of the first route on the path only.
+            response.headers["Allow"] = ", ".join(allowed_methods(app, request))
         return response
 
     @app.exception_handler(DBAPIError)
     @app.exception_handler(PoolTimeout)
     async def _database_error(request: Request, exc: Exception) -> JSONResponse:
+        if is_bad_data(exc):
+            # Input the database cannot store (a NUL in a JSON string): the client's to fix.
+            log.info("refused data on %s %s: %s", request.method, request.url.path, type(exc.orig))
+            return problem(422, "Invalid input", "a value holds characters that cannot be stored")
         if not is_transient(exc):
             return await _unexpected(request, exc)
         # The request may succeed if retried: 503 with Retry-After, not 500. The driver's

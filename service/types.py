@@ -1,11 +1,14 @@
-"""Column types shared by the feature models."""
+"""Column types shared by the feature models, and the strict date every request takes."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import re
+from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
+from pydantic import BeforeValidator
+from pydantic_core import PydanticCustomError
 from sqlalchemy import DateTime, String
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
@@ -47,3 +50,25 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _iso_date(value: object) -> date:
+    # pydantic would take 0 (and "0") as a Unix time, 1970-01-01; Python's fromisoformat takes
+    # 20240301 and 2024-W10-1. A date in this API is written one way only.
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    if isinstance(value, str) and _ISO_DATE.fullmatch(value):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            raise PydanticCustomError(
+                "iso_date", "no such day: {value} (write a date as YYYY-MM-DD)", {"value": value}
+            ) from None
+    raise PydanticCustomError("iso_date", "a date is written YYYY-MM-DD, e.g. 2024-03-01")
+
+
+# A date in a request: an ISO string YYYY-MM-DD and nothing else (no number, no time).
+IsoDate = Annotated[date, BeforeValidator(_iso_date)]

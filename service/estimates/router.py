@@ -4,7 +4,6 @@ import logging
 import os
 import tempfile
 from collections.abc import AsyncIterator, Callable, Generator
-from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -36,6 +35,7 @@ from service.estimates.schemas import (
     TrainingRequest,
 )
 from service.settings import Settings
+from service.types import IsoDate
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["estimates"])
@@ -129,7 +129,7 @@ def training_file(
     ],
     model: Annotated[str, Form(min_length=1, max_length=200)],
     n_epochs: Annotated[str, Form(pattern=r"^(auto|[1-9]|[1-4][0-9]|50)$")] = "auto",
-    as_of: Annotated[date | None, Form()] = None,
+    as_of: Annotated[IsoDate | None, Form()] = None,
 ) -> dict[str, Any]:
     path = spool_upload(file, settings)
     try:
@@ -190,8 +190,8 @@ def list_estimates(
     kind: Kind | None = None,
     model: Annotated[str | None, Query(max_length=200)] = None,
     requested_by: Annotated[str | None, Query(max_length=100)] = None,
-    created_from: date | None = None,
-    created_to: date | None = None,
+    created_from: IsoDate | None = None,
+    created_to: IsoDate | None = None,
 ) -> EstimatePage:
     rows, next_cursor = service.list_estimates(
         session,
@@ -219,8 +219,8 @@ def estimates_csv(
     kind: Kind | None = None,
     model: Annotated[str | None, Query(max_length=200)] = None,
     requested_by: Annotated[str | None, Query(max_length=100)] = None,
-    created_from: date | None = None,
-    created_to: date | None = None,
+    created_from: IsoDate | None = None,
+    created_to: IsoDate | None = None,
 ) -> StreamingResponse:
     def rows() -> Generator[str]:
         # Its own session: the request's is committed and closed before the body streams.

@@ -5,6 +5,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
+from service.types import IsoDate
+
 MAX_TOKENS = 10**12
 TokenCount = Annotated[int, Field(ge=0, le=MAX_TOKENS)]
 Epochs = int | Literal["auto"]
@@ -22,7 +24,7 @@ class TrainingRequest(BaseModel):
         None, description="with `tokens`, for n_epochs=auto"
     )
     n_epochs: Epochs = Field("auto", description='1-50 or "auto"')
-    as_of: date | None = Field(None, description="price date; default today (UTC)")
+    as_of: IsoDate | None = Field(None, description="price date; default today (UTC)")
 
     @model_validator(mode="after")
     def _one_source(self) -> TrainingRequest:
@@ -90,7 +92,7 @@ class InferenceRequest(BaseModel):
     )
     training_epochs: Epochs = "auto"
     training_examples: Annotated[int, Field(ge=1, le=10**9)] | None = None
-    as_of: date | None = None
+    as_of: IsoDate | None = None
 
 
 class ScenarioOut(BaseModel):

@@ -21,6 +21,7 @@ from service.prices.schemas import (
     VersionList,
     VersionSummary,
 )
+from service.types import IsoDate
 
 router = APIRouter(prefix="/v1/prices", tags=["prices"])
 
@@ -71,7 +72,7 @@ def list_versions(session: SessionDep, _: ReadKey) -> VersionList:
 def prices_as_of(
     session: SessionDep,
     _: ReadKey,
-    as_of: Annotated[date, Query(description="YYYY-MM-DD")],
+    as_of: Annotated[IsoDate, Query(description="YYYY-MM-DD")],
     model: Annotated[
         str | None,
         Query(max_length=200, description="any model name; aliases resolve as of the date"),

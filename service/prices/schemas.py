@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 from pricing.catalogue import MODEL_ID
 from pricing.prices import PRICE_FIELDS
 from pricing.tokens import ENCODING_NAMES
+from service.types import IsoDate
 
 DecimalStr = Annotated[
     str,
@@ -81,7 +82,7 @@ class CatalogueEntryIn(BaseModel):
         description="tokenizer (shipped offline)",
         json_schema_extra={"enum": list(ENCODING_NAMES)},
     )
-    released: date
+    released: IsoDate
     notes: str = Field("", max_length=500)
 
 
@@ -125,7 +126,7 @@ class LifecycleIn(BaseModel):
 
 class PublishVersion(BaseModel):
     version: str = Field(min_length=1, max_length=64, examples=["2026-12-01"])
-    effective_date: date
+    effective_date: IsoDate
     source: str = Field(
         min_length=1, max_length=2000, description="where the prices come from (URL, contract id)"
     )
@@ -161,8 +162,8 @@ class OverrideIn(BaseModel):
     )
     usd_per_1m_tokens: DecimalStr
     note: str = Field("", max_length=500)
-    effective_from: date | None = None
-    effective_until: date | None = None
+    effective_from: IsoDate | None = None
+    effective_until: IsoDate | None = None
 
 
 class OverrideOut(OverrideIn):

@@ -9,14 +9,16 @@ from fastapi.responses import Response
 from service.deps import ReadKey, SessionDep
 from service.reports import service
 from service.reports.schemas import SpendReport
+from service.types import IsoDate
 
 router = APIRouter(tags=["reports"])
 
 From = Annotated[
-    date | None, Query(alias="from", description="first day (UTC), default the 1st of this month")
+    IsoDate | None,
+    Query(alias="from", description="first day (UTC), default the 1st of this month"),
 ]
 To = Annotated[
-    date | None, Query(alias="to", description="last day, inclusive (UTC), default today")
+    IsoDate | None, Query(alias="to", description="last day, inclusive (UTC), default today")
 ]
 GroupByQuery = Annotated[
     service.GroupBy, Query(description="month | team | model (or job: one row per job)")
