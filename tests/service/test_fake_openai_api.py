@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from service.fakes.openai_api import (
+from tests.fakes.fake_openai import (
     FakeOpenAIError,
     FakeOpenAIState,
     ManualClock,
@@ -304,7 +304,7 @@ def test_runs_as_a_module(tmp_path: Path) -> None:
         [
             sys.executable,
             "-m",
-            "service.fakes.openai_api",
+            "service.fakes.openai",
             "--port",
             str(port),
             "--file",

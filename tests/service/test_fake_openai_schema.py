@@ -7,6 +7,7 @@ The 3 MB spec is parsed once per session. It is OpenAPI 3.1 (JSON Schema 2020-12
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -16,16 +17,20 @@ import pytest
 import yaml
 from jsonschema import Draft202012Validator
 
-from service.fakes.openai_api import (
+from service.openai import OpenAIClient
+from tests.fakes.fake_openai import (
     FakeOpenAIState,
     ManualClock,
     approximate_text_tokens,
     create_fake_openai_app,
 )
-from service.openai import OpenAIClient
 
-# The shared reference folder sits beside the repository checkout (../shared).
-SPEC_PATH = Path(__file__).resolve().parents[3] / "shared" / "reference" / "openai-openapi.yaml"
+# The shared reference folder sits beside the repository checkout (../shared);
+# RATECARD_OPENAI_SPEC points elsewhere (a checkout in a git worktree folder).
+SPEC_PATH = Path(
+    os.environ.get("RATECARD_OPENAI_SPEC")
+    or Path(__file__).resolve().parents[3] / "shared" / "reference" / "openai-openapi.yaml"
+)
 
 TOY_FILE = SPEC_PATH.parent / "toy_chat_fine_tuning.jsonl"
 

@@ -38,7 +38,7 @@ Socket Mode, as Slack speaks it (``ratecard bot --socket-mode``):
   or 1006, as uvicorn reports it: dropped without a close frame); ``state.close_socket()`` closes
   one from Slack's side (1001).
 
-Run it: ``python -m service.fakes.slack_api --port 8766 [--token xoxb-...] [--app-token
+Run it: ``python -m tests.fakes.slack_api --port 8766 [--token xoxb-...] [--app-token
 xapp-...]``; ``GET /_fake/messages`` lists what was posted; ``POST /_fake/socket_mode/envelopes``
 (``{"type": ..., "payload": {...}}``) pushes an envelope and ``GET /_fake/socket_mode/acks``
 lists the acknowledgements.
