@@ -182,6 +182,41 @@ async def test_jobs_in_every_status_validate(
         validate(event, "FineTuningJobEvent")
 
 
+async def test_checkpoints_validate_as_they_appear(
+    http: httpx.AsyncClient, state: FakeOpenAIState, clock: ManualClock, validate: Validate
+) -> None:
+    file_id = state.add_file("toy.jsonl", TOY_FILE.read_bytes())
+    job_id = _create(state, file_id, suffix="ck", hyperparameters={"n_epochs": 3})
+    url = f"fine_tuning/jobs/{job_id}/checkpoints"
+    seen = []
+    for _ in range(8):
+        listing = (await http.get(url, params={"limit": 2})).json()
+        validate(listing, "ListFineTuningJobCheckpointsResponse")
+        for checkpoint in listing["data"]:
+            validate(checkpoint, "FineTuningJobCheckpoint")
+        seen.append(len(listing["data"]))
+        clock.advance(5)
+    assert seen[0] == 0 and seen[-1] == 2  # empty while validating, a page once done
+    everything = (await http.get(url)).json()
+    validate(everything, "ListFineTuningJobCheckpointsResponse")
+    assert len(everything["data"]) == 3
+
+
+async def test_models_validate(
+    http: httpx.AsyncClient, state: FakeOpenAIState, clock: ManualClock, validate: Validate
+) -> None:
+    _create(state, state.add_file("toy.jsonl", TOY_FILE.read_bytes()))
+    clock.advance(60)
+    listing = (await http.get("models")).json()
+    validate(listing, "ListModelsResponse")
+    for model in listing["data"]:
+        validate(model, "Model")
+    fine_tuned = state.jobs[0].fine_tuned_model
+    assert fine_tuned is not None
+    validate((await http.get(f"models/{fine_tuned}")).json(), "Model")
+    validate((await http.get("models/gpt-nope")).json(), "ErrorResponse")
+
+
 async def test_error_responses_validate(
     http: httpx.AsyncClient, state: FakeOpenAIState, validate: Validate
 ) -> None:
