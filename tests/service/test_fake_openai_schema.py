@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator, Callable
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -215,6 +216,53 @@ async def test_models_validate(
     assert fine_tuned is not None
     validate((await http.get(f"models/{fine_tuned}")).json(), "Model")
     validate((await http.get("models/gpt-nope")).json(), "ErrorResponse")
+
+
+async def test_usage_and_costs_pages_validate(
+    http: httpx.AsyncClient, state: FakeOpenAIState, clock: ManualClock, validate: Validate
+) -> None:
+    day = 86_400
+    start = int(clock()) - int(clock()) % day - 2 * day
+    state.add_completions_usage(
+        at=start + 5, model="gpt-4o-mini", input_tokens=9, output_tokens=2, project_id="p"
+    )
+    state.add_cost(
+        at=start + 5,
+        amount=Decimal("0.25"),
+        line_item="gpt-4o-mini, input",
+        quantity=9,
+        quantity_unit="tokens",
+    )
+    pages = [
+        await http.get("organization/usage/completions", params={"start_time": start}),
+        await http.get(
+            "organization/usage/completions",
+            params={
+                "start_time": start,
+                "bucket_width": "1h",
+                "limit": 2,
+                "group_by": ["model", "project_id", "batch", "service_tier"],
+            },
+        ),
+        await http.get("organization/costs", params={"start_time": start}),
+        await http.get(
+            "organization/costs",
+            params={"start_time": start, "limit": 1, "group_by": ["line_item", "project_id"]},
+        ),
+    ]
+    for response in pages:
+        assert response.status_code == 200
+        page = response.json()
+        validate(page, "UsageResponse")
+        for bucket in page["data"]:
+            validate(bucket, "UsageTimeBucket")
+    assert pages[1].json()["has_more"] is True and pages[3].json()["next_page"]
+    usage_result = pages[0].json()["data"][0]["results"][0]
+    validate(usage_result, "UsageCompletionsResult")
+    validate(pages[2].json()["data"][0]["results"][0], "CostsResult")
+    validate(pages[3].json()["data"][0]["results"][0], "CostsResult")
+    missing = await http.get("organization/costs")
+    validate(missing.json(), "ErrorResponse")
 
 
 async def test_error_responses_validate(

@@ -1,4 +1,5 @@
-"""A loopback fake of OpenAI's Files, Fine-tuning and Models APIs, for the demo and tests.
+"""A loopback fake of OpenAI's Files, Fine-tuning and Models APIs and the admin Usage
+(completions) and Costs APIs, for the demo and tests.
 
 It speaks the real wire protocol (paths under ``/v1``, OpenAI's JSON shapes and error
 objects, ``metadata[k]=v`` filters, cursor pagination newest first) so the service, the tests
@@ -6,10 +7,11 @@ and ``ratecard serve --demo`` can run with no network and no credentials. Respon
 ``shared/reference/openai-openapi.yaml``; ``tests/service/test_fake_openai_schema.py`` checks it.
 
 One module per API area: :mod:`.files`, :mod:`.fine_tuning` (jobs, events, checkpoints;
-progress in :mod:`.lifecycle`), :mod:`.models`; shared pieces in :mod:`.core` (store, lock,
-request log), :mod:`.errors` (error object, pagination), :mod:`.training` (training-file
-analysis); :mod:`.app` builds the ASGI app. Failure injection for tests lives in
-``tests/fakes/fake_openai.py``, not here.
+progress in :mod:`.lifecycle`), :mod:`.models`, :mod:`.usage` and :mod:`.costs` (seeded by
+``add_completions_usage`` / ``add_cost``; buckets and pages in :mod:`.buckets`). Shared:
+:mod:`.core` (store, lock, request log), :mod:`.errors` (error object, pagination),
+:mod:`.training` (training-file analysis); :mod:`.app` builds the ASGI app. Failure injection
+for tests lives in ``tests/fakes/fake_openai.py``, not here.
 
 Deliberate simplifications (documented so nobody mistakes them for OpenAI's behaviour):
 files live in memory; only the ``supervised`` method is accepted; a job list ``limit`` above

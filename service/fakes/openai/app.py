@@ -13,7 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from service.fakes.openai import files, fine_tuning, models
+from service.fakes.openai import costs, files, fine_tuning, models, usage
 from service.fakes.openai.core import RecordedRequest
 from service.fakes.openai.errors import FakeOpenAIError
 from service.fakes.openai.state import FakeOpenAIState
@@ -115,7 +115,7 @@ def create_fake_openai_app(state: FakeOpenAIState | None = None) -> FastAPI:
         )
         return FakeOpenAIError(exc.status_code, message).response()
 
-    for area in (files, fine_tuning, models):
+    for area in (files, fine_tuning, models, usage, costs):
         area.add_routes(app)
     return app
 

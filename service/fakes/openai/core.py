@@ -1,9 +1,9 @@
 """The fake's shared state: configuration, storage, the lock and request bookkeeping.
 
-Each API area (files, fine-tuning, models) is a module holding a mixin over
+Each API area (files, fine-tuning, models, usage, costs) is a module holding a mixin over
 :class:`StateCore` and an ``APIRouter``; :mod:`service.fakes.openai.state` combines the
-mixins and :mod:`service.fakes.openai.app` the routers. A new area (e.g. the admin Usage and
-Costs APIs) adds its own module the same way, plus its storage here.
+mixins and :mod:`service.fakes.openai.app` the routes. A new area adds its own module the same
+way, plus its storage here.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from service.fakes.openai.records import FakeFile, FakeJob
+from service.fakes.openai.records import CompletionsUsage, CostItem, FakeFile, FakeJob
 from service.fakes.openai.training import TextTokenCounter, default_text_counter
 
 __all__ = ["ACTIVE_STATUSES", "RecordedRequest", "StateCore", "new_id"]
@@ -83,6 +83,8 @@ class StateCore:
         self._files: dict[str, FakeFile] = {}
         self._jobs: dict[str, FakeJob] = {}
         self._job_order: list[FakeJob] = []
+        self._completions_usage: list[CompletionsUsage] = []
+        self._costs: list[CostItem] = []
         self._lock = threading.RLock()
         # Set by release_delays(): anything waiting on wire timing stops waiting.
         self._released = threading.Event()

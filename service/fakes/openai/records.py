@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
-__all__ = ["FakeCheckpoint", "FakeEvent", "FakeFile", "FakeJob"]
+__all__ = [
+    "CompletionsUsage",
+    "CostItem",
+    "FakeCheckpoint",
+    "FakeEvent",
+    "FakeFile",
+    "FakeJob",
+]
 
 
 @dataclass
@@ -123,3 +131,34 @@ class FakeJob:
                 "supervised": {"hyperparameters": dict(hyperparameters)},
             },
         }
+
+
+@dataclass(frozen=True)
+class CompletionsUsage:
+    """Completions usage the admin Usage API reports, seeded by tests."""
+
+    at: int
+    model: str
+    input_tokens: int
+    output_tokens: int
+    input_cached_tokens: int = 0
+    num_model_requests: int = 1
+    project_id: str | None = None
+    user_id: str | None = None
+    api_key_id: str | None = None
+    batch: bool = False
+    service_tier: str | None = "default"
+
+
+@dataclass(frozen=True)
+class CostItem:
+    """A cost the admin Costs API reports, seeded by tests (``amount`` in ``currency``)."""
+
+    at: int
+    amount: Decimal
+    line_item: str
+    currency: str = "usd"
+    project_id: str | None = None
+    api_key_id: str | None = None
+    quantity: float | None = None
+    quantity_unit: str | None = None
