@@ -37,7 +37,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from service.db import create_db_engine, migrate, session_scope  # noqa: E402
-from service.fakes.openai_api import (  # noqa: E402
+from service.fakes.openai import (  # noqa: E402
     FakeOpenAIState,
     ManualClock,
     approximate_text_tokens,

@@ -165,7 +165,7 @@ def start_demo_openai(*, host: str = "127.0.0.1", data_dir: Path | None = None) 
     """Serve the fake OpenAI API on a free loopback port in a daemon thread."""
     import uvicorn
 
-    from service.fakes.openai_api import FakeOpenAIState, create_fake_openai_app
+    from service.fakes.openai import FakeOpenAIState, create_fake_openai_app
 
     folder, owned = prepare_data_dir(data_dir)
     state = FakeOpenAIState(step_seconds=DEMO_STEP_SECONDS, api_key=DEMO_OPENAI_KEY)

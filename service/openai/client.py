@@ -2,7 +2,7 @@
 
 Independent of the database and of the service settings: the constructor takes plain values,
 so the jobs feature, the watcher, the demo and the tests can each build one (tests point
-``base_url`` at the loopback fake in :mod:`service.fakes.openai_api`).
+``base_url`` at the loopback fake in :mod:`service.fakes.openai`).
 
 Failure policy (see :mod:`service.openai.errors`):
 

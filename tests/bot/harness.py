@@ -22,9 +22,9 @@ from urllib.parse import urlencode
 import httpx
 import uvicorn
 
-from service.fakes.openai_api import FakeOpenAIState, ManualClock, create_fake_openai_app
-from service.fakes.slack_api import FakeSlackState
-from service.fakes.slack_extras import FakeSlackExtras, create_fake_slack_with_extras
+from tests.fakes.fake_openai import FakeOpenAIState, ManualClock, create_fake_openai_app
+from tests.fakes.slack_api import FakeSlackState
+from tests.fakes.slack_extras import FakeSlackExtras, create_fake_slack_with_extras
 
 SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 BOT_TOKEN = "xoxb-test-0000-ratecard"

@@ -26,8 +26,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from service.fakes.slack_api import FakeSlackState, SocketAck, create_fake_slack_app
 from tests.bot.harness import BOT_TOKEN, TEAM_ID, ServerThread, SlackStack, texts
+from tests.fakes.slack_api import FakeSlackState, SocketAck, create_fake_slack_app
 
 APP_TOKEN = "xapp-1-A0FAKEAPP-1234567890-ratecard"
 ACK_DEADLINE = 3.0  # seconds Slack waits for an acknowledgement before telling the user it failed

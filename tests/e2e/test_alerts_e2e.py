@@ -18,8 +18,8 @@ import pytest
 
 from service.alerts.events import publish_event
 from service.db import create_db_engine, session_scope
-from service.fakes.slack_api import FakeSlackState, create_fake_slack_app
-from service.fakes.webhook_receiver import FakeWebhookState, create_webhook_receiver_app
+from tests.fakes.slack_api import FakeSlackState, create_fake_slack_app
+from tests.fakes.webhook_receiver import FakeWebhookState, create_webhook_receiver_app
 from tests.netutil import free_port
 from tests.service.alerts.conftest import job_payload, serve_in_thread
 

@@ -26,8 +26,8 @@ import pytest
 import uvicorn
 
 from service.db import create_db_engine, migrate, session_scope
-from service.fakes.openai_api import FakeOpenAIState, create_fake_openai_app
 from service.jobs.models import Job
+from tests.fakes.fake_openai import FakeOpenAIState, create_fake_openai_app
 from tests.netutil import free_port
 
 pytestmark = pytest.mark.slow

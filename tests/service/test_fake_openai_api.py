@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from service.fakes.openai_api import (
+from tests.fakes.fake_openai import (
     FakeOpenAIError,
     FakeOpenAIState,
     ManualClock,
@@ -304,7 +304,7 @@ def test_runs_as_a_module(tmp_path: Path) -> None:
         [
             sys.executable,
             "-m",
-            "service.fakes.openai_api",
+            "service.fakes.openai",
             "--port",
             str(port),
             "--file",
@@ -335,3 +335,101 @@ def test_runs_as_a_module(tmp_path: Path) -> None:
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+async def test_checkpoints__one_per_epoch_while_running_and_the_last_at_success(
+    http: httpx.AsyncClient, state: FakeOpenAIState, clock: ManualClock
+) -> None:
+    # 5 examples, batch 1: 5 steps an epoch; running lasts 3 s, so one epoch a second.
+    job_id = state.create_job(
+        {
+            "model": "gpt-4o-mini",
+            "training_file": _file(state),
+            "suffix": "ck",
+            "hyperparameters": {"n_epochs": 3, "batch_size": 1},
+        }
+    )["id"]
+    url = f"/v1/fine_tuning/jobs/{job_id}/checkpoints"
+
+    async def steps() -> list[int]:
+        return [c["step_number"] for c in (await http.get(url)).json()["data"]]
+
+    clock.advance(3)  # validated and queued: running starts now
+    assert state.retrieve_job(job_id)["status"] == "running"
+    assert await steps() == []
+    clock.advance(1)
+    assert await steps() == [5]
+    clock.advance(1)
+    assert await steps() == [10, 5]
+    clock.advance(1)
+    job = state.retrieve_job(job_id)
+    assert job["status"] == "succeeded"
+    listing = (await http.get(url)).json()
+    assert [c["step_number"] for c in listing["data"]] == [15, 10, 5]
+    final = listing["data"][0]
+    assert final["fine_tuned_model_checkpoint"] == f"{job['fine_tuned_model']}:ckpt-step-15"
+    assert final["created_at"] == job["finished_at"]
+    assert final["fine_tuning_job_id"] == job_id
+    assert listing["first_id"] == final["id"] and listing["last_id"] == listing["data"][-1]["id"]
+    assert listing["has_more"] is False
+
+
+async def test_checkpoints__after_and_limit_paginate_newest_first(
+    http: httpx.AsyncClient, state: FakeOpenAIState, clock: ManualClock
+) -> None:
+    job_id = state.create_job(
+        {
+            "model": "gpt-4o-mini",
+            "training_file": _file(state),
+            "hyperparameters": {"n_epochs": 3, "batch_size": 5},
+        }
+    )["id"]
+    clock.advance(10)
+    url = f"/v1/fine_tuning/jobs/{job_id}/checkpoints"
+    first = (await http.get(url, params={"limit": 2})).json()
+    assert [c["step_number"] for c in first["data"]] == [3, 2]
+    assert first["has_more"] is True
+    rest = (await http.get(url, params={"limit": 2, "after": first["last_id"]})).json()
+    assert [c["step_number"] for c in rest["data"]] == [1]
+    assert rest["has_more"] is False
+    bad_cursor = await http.get(url, params={"after": "ftckpt_nope"})
+    assert bad_cursor.status_code == 400 and bad_cursor.json()["error"]["param"] == "after"
+    assert (await http.get(url, params={"limit": 0})).status_code == 400
+    missing = await http.get("/v1/fine_tuning/jobs/ftjob-nope/checkpoints")
+    assert missing.status_code == 404
+
+
+async def test_checkpoints__a_cancelled_job_keeps_only_the_epochs_it_finished(
+    http: httpx.AsyncClient, state: FakeOpenAIState, clock: ManualClock
+) -> None:
+    job_id = state.create_job(
+        {
+            "model": "gpt-4o-mini",
+            "training_file": _file(state),
+            "hyperparameters": {"n_epochs": 3, "batch_size": 5},
+        }
+    )["id"]
+    clock.advance(4.5)  # 1.5 epochs into running
+    await http.post(f"/v1/fine_tuning/jobs/{job_id}/cancel")
+    clock.advance(10)
+    listing = (await http.get(f"/v1/fine_tuning/jobs/{job_id}/checkpoints")).json()
+    assert [c["step_number"] for c in listing["data"]] == [1]
+
+
+async def test_models__lists_base_models_aliases_and_fine_tuned_models(
+    http: httpx.AsyncClient, state: FakeOpenAIState, clock: ManualClock
+) -> None:
+    job_id = state.create_job({"model": "gpt-4o-mini", "training_file": _file(state)})["id"]
+    before = {m["id"] for m in (await http.get("/v1/models")).json()["data"]}
+    assert {"gpt-4o-mini", "gpt-4o-mini-2024-07-18", "davinci-002"} <= before
+    assert not any(model.startswith("ft:") for model in before)
+
+    clock.advance(10)
+    fine_tuned = state.retrieve_job(job_id)["fine_tuned_model"]
+    listing = (await http.get("/v1/models")).json()
+    assert fine_tuned in {m["id"] for m in listing["data"]}
+    one = (await http.get(f"/v1/models/{fine_tuned}")).json()
+    assert one["owned_by"] == state.organization_id and one["object"] == "model"
+    missing = await http.get("/v1/models/gpt-nope")
+    assert missing.status_code == 404
+    assert missing.json()["error"]["code"] == "model_not_found"

@@ -7,7 +7,9 @@ The 3 MB spec is parsed once per session. It is OpenAPI 3.1 (JSON Schema 2020-12
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Callable
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -16,16 +18,20 @@ import pytest
 import yaml
 from jsonschema import Draft202012Validator
 
-from service.fakes.openai_api import (
+from service.openai import OpenAIClient
+from tests.fakes.fake_openai import (
     FakeOpenAIState,
     ManualClock,
     approximate_text_tokens,
     create_fake_openai_app,
 )
-from service.openai import OpenAIClient
 
-# The shared reference folder sits beside the repository checkout (../shared).
-SPEC_PATH = Path(__file__).resolve().parents[3] / "shared" / "reference" / "openai-openapi.yaml"
+# The shared reference folder sits beside the repository checkout (../shared);
+# RATECARD_OPENAI_SPEC points elsewhere (a checkout in a git worktree folder).
+SPEC_PATH = Path(
+    os.environ.get("RATECARD_OPENAI_SPEC")
+    or Path(__file__).resolve().parents[3] / "shared" / "reference" / "openai-openapi.yaml"
+)
 
 TOY_FILE = SPEC_PATH.parent / "toy_chat_fine_tuning.jsonl"
 
@@ -175,6 +181,88 @@ async def test_jobs_in_every_status_validate(
     validate(all_events, "ListFineTuningJobEventsResponse")
     for event in all_events["data"]:
         validate(event, "FineTuningJobEvent")
+
+
+async def test_checkpoints_validate_as_they_appear(
+    http: httpx.AsyncClient, state: FakeOpenAIState, clock: ManualClock, validate: Validate
+) -> None:
+    file_id = state.add_file("toy.jsonl", TOY_FILE.read_bytes())
+    job_id = _create(state, file_id, suffix="ck", hyperparameters={"n_epochs": 3})
+    url = f"fine_tuning/jobs/{job_id}/checkpoints"
+    seen = []
+    for _ in range(8):
+        listing = (await http.get(url, params={"limit": 2})).json()
+        validate(listing, "ListFineTuningJobCheckpointsResponse")
+        for checkpoint in listing["data"]:
+            validate(checkpoint, "FineTuningJobCheckpoint")
+        seen.append(len(listing["data"]))
+        clock.advance(5)
+    assert seen[0] == 0 and seen[-1] == 2  # empty while validating, a page once done
+    everything = (await http.get(url)).json()
+    validate(everything, "ListFineTuningJobCheckpointsResponse")
+    assert len(everything["data"]) == 3
+
+
+async def test_models_validate(
+    http: httpx.AsyncClient, state: FakeOpenAIState, clock: ManualClock, validate: Validate
+) -> None:
+    _create(state, state.add_file("toy.jsonl", TOY_FILE.read_bytes()))
+    clock.advance(60)
+    listing = (await http.get("models")).json()
+    validate(listing, "ListModelsResponse")
+    for model in listing["data"]:
+        validate(model, "Model")
+    fine_tuned = state.jobs[0].fine_tuned_model
+    assert fine_tuned is not None
+    validate((await http.get(f"models/{fine_tuned}")).json(), "Model")
+    validate((await http.get("models/gpt-nope")).json(), "ErrorResponse")
+
+
+async def test_usage_and_costs_pages_validate(
+    http: httpx.AsyncClient, state: FakeOpenAIState, clock: ManualClock, validate: Validate
+) -> None:
+    day = 86_400
+    start = int(clock()) - int(clock()) % day - 2 * day
+    state.add_completions_usage(
+        at=start + 5, model="gpt-4o-mini", input_tokens=9, output_tokens=2, project_id="p"
+    )
+    state.add_cost(
+        at=start + 5,
+        amount=Decimal("0.25"),
+        line_item="gpt-4o-mini, input",
+        quantity=9,
+        quantity_unit="tokens",
+    )
+    pages = [
+        await http.get("organization/usage/completions", params={"start_time": start}),
+        await http.get(
+            "organization/usage/completions",
+            params={
+                "start_time": start,
+                "bucket_width": "1h",
+                "limit": 2,
+                "group_by": ["model", "project_id", "batch", "service_tier"],
+            },
+        ),
+        await http.get("organization/costs", params={"start_time": start}),
+        await http.get(
+            "organization/costs",
+            params={"start_time": start, "limit": 1, "group_by": ["line_item", "project_id"]},
+        ),
+    ]
+    for response in pages:
+        assert response.status_code == 200
+        page = response.json()
+        validate(page, "UsageResponse")
+        for bucket in page["data"]:
+            validate(bucket, "UsageTimeBucket")
+    assert pages[1].json()["has_more"] is True and pages[3].json()["next_page"]
+    usage_result = pages[0].json()["data"][0]["results"][0]
+    validate(usage_result, "UsageCompletionsResult")
+    validate(pages[2].json()["data"][0]["results"][0], "CostsResult")
+    validate(pages[3].json()["data"][0]["results"][0], "CostsResult")
+    missing = await http.get("organization/costs")
+    validate(missing.json(), "ErrorResponse")
 
 
 async def test_error_responses_validate(

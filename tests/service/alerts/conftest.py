@@ -28,9 +28,9 @@ from service.alerts.models import Delivery, Subscription
 from service.app import create_app
 from service.auth.service import create_key
 from service.db import session_scope
-from service.fakes.slack_api import FakeSlackState, create_fake_slack_app
-from service.fakes.webhook_receiver import FakeWebhookState, create_webhook_receiver_app
 from service.settings import Settings, get_settings
+from tests.fakes.slack_api import FakeSlackState, create_fake_slack_app
+from tests.fakes.webhook_receiver import FakeWebhookState, create_webhook_receiver_app
 from tests.service.conftest import ADMIN_SECRET, client_for
 
 SLACK_TOKEN = "xoxb-test-0123456789-SECRET"

@@ -13,7 +13,7 @@ from standardwebhooks import Webhook
 from service.alerts.events import Event, publish_event
 from service.alerts.models import Delivery
 from service.db import session_scope
-from service.fakes.webhook_receiver import ReceivedWebhook
+from tests.fakes.webhook_receiver import ReceivedWebhook
 from tests.service.alerts.conftest import AlertsEnv, drain, job_payload, tpm_payload
 
 

@@ -25,9 +25,9 @@ from fastapi import FastAPI
 from service.app import create_app
 from service.auth.service import create_key, has_any_key
 from service.db import session_scope
-from service.fakes.openai_api import FakeOpenAIState, ManualClock, create_fake_openai_app
 from service.jobs.watcher import JobWatcher
 from service.settings import Settings, get_settings
+from tests.fakes.fake_openai import FakeOpenAIState, ManualClock, create_fake_openai_app
 from tests.service.conftest import ADMIN_SECRET, client_for
 
 REPO = Path(__file__).resolve().parents[3]

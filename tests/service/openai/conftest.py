@@ -17,13 +17,13 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 
-from service.fakes.openai_api import (
+from service.openai import OpenAIClient
+from tests.fakes.fake_openai import (
     FakeOpenAIState,
     ManualClock,
     approximate_text_tokens,
     create_fake_openai_app,
 )
-from service.openai import OpenAIClient
 
 TEST_API_KEY = "sk-test-0123456789abcdef-SECRET"
 

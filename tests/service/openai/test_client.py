@@ -16,7 +16,6 @@ from typing import cast
 
 import pytest
 
-from service.fakes.openai_api import FakeOpenAIState, ManualClock
 from service.openai import (
     FineTuningJob,
     OpenAIAuthError,
@@ -28,6 +27,7 @@ from service.openai import (
     OpenAIRequestRejected,
     OpenAIUnavailable,
 )
+from tests.fakes.fake_openai import FakeOpenAIState, ManualClock
 from tests.service.openai.conftest import TEST_API_KEY, MakeClient
 
 JOBS = "GET /v1/fine_tuning/jobs"

@@ -1,4 +1,4 @@
-"""What the Slack bot needs from Slack beyond `service.fakes.slack_api`: files and response_urls.
+"""What the Slack bot needs from Slack beyond `tests.fakes.slack_api`: files and response_urls.
 
 Wire protocol as Slack speaks it:
 - ``/api/files.list`` (``channel``, ``user``, ``count``) and ``/api/files.info`` (``file``)
@@ -30,7 +30,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, StreamingResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from service.fakes.slack_api import FakeSlackState, create_fake_slack_app
+from tests.fakes.slack_api import FakeSlackState, create_fake_slack_app
 
 __all__ = ["FakeSlackExtras", "SharedFile", "create_fake_slack_with_extras"]
 
@@ -216,7 +216,7 @@ def _extras_app(extras: FakeSlackExtras) -> FastAPI:
 
 
 def create_fake_slack_with_extras(slack_state: FakeSlackState, extras: FakeSlackExtras) -> ASGIApp:
-    """One ASGI app: the extras' paths here, everything else in `service.fakes.slack_api`."""
+    """One ASGI app: the extras' paths here, everything else in `tests.fakes.slack_api`."""
     slack = create_fake_slack_app(slack_state)
     more = _extras_app(extras)
 

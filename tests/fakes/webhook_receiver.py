@@ -11,7 +11,7 @@ Test hooks (thread-safe):
 - ``state.delay_next(seconds=2, times=1)``: the next requests answer after a pause (timeouts).
 - ``state.accepted()``: the verified deliveries that were answered 2xx.
 
-Run it: ``python -m service.fakes.webhook_receiver --port 8767 --secret whsec_...``; ``GET
+Run it: ``python -m tests.fakes.webhook_receiver --port 8767 --secret whsec_...``; ``GET
 /_fake/deliveries`` lists what arrived.
 """
 
