@@ -9,7 +9,7 @@ from sqlmodel import select
 
 from service.alerts.events import Event
 from service.db import session_scope
-from service.fakes.openai_api import FakeOpenAIState
+from tests.fakes.fake_openai import FakeOpenAIState
 from service.jobs.models import Job
 from service.jobs.watcher import JobWatcher
 from tests.service.jobs.conftest import (
