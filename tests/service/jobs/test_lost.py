@@ -9,9 +9,9 @@ from sqlmodel import select
 
 from service.alerts.events import Event
 from service.db import session_scope
-from tests.fakes.fake_openai import FakeOpenAIState
 from service.jobs.models import Job
 from service.jobs.watcher import JobWatcher
+from tests.fakes.fake_openai import FakeOpenAIState
 from tests.service.jobs.conftest import (
     OPENAI_KEY,
     SQLITE_ONLY,
