@@ -72,6 +72,23 @@ class Settings(BaseSettings):
     openai_api_key: SecretStr | None = Field(
         None, description="OpenAI API key for launching and watching jobs"
     )
+    openai_admin_key: SecretStr | None = Field(
+        None,
+        description="optional OpenAI organization admin key (sk-admin-...) with read access to "
+        "usage and costs: imports the Usage and Costs APIs for planning and reconciliation",
+    )
+    usage_import_interval_seconds: float = Field(
+        900.0, gt=0, description="seconds between two imports of OpenAI's Usage API"
+    )
+    costs_import_interval_seconds: float = Field(
+        3600.0, gt=0, description="seconds between two imports of OpenAI's Costs API"
+    )
+    import_backfill_days: int = Field(
+        30,
+        ge=1,
+        le=365,
+        description="how far back a new installation imports usage and costs on its first run",
+    )
     openai_organization: str | None = Field(None, description="sent as OpenAI-Organization")
     openai_project: str | None = Field(None, description="sent as OpenAI-Project")
     openai_timeout_seconds: float = Field(
