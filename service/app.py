@@ -12,8 +12,7 @@ from fastapi import FastAPI
 from service.auth.cache import KeyCache
 from service.auth.last_used import LastUsed
 from service.db import ConnectionGate, create_db_engine, migrate
-from service.estimates.group_commit import EstimateWriter
-from service.estimates.router import MULTIPART_ALLOWANCE, UPLOAD_PATH, add_json_estimate_routes
+from service.estimates.router import MULTIPART_ALLOWANCE, UPLOAD_PATH
 from service.limits import RequestSizeLimit
 from service.problems import install_problem_handlers
 from service.settings import Settings
@@ -91,7 +90,6 @@ def create_app(settings: Settings, *, run_background: bool = True) -> FastAPI:
     app.state.connection_gate = ConnectionGate(engine)
     app.state.key_cache = KeyCache()
     app.state.last_used = LastUsed()
-    app.state.estimate_writer = EstimateWriter(engine)
     migrate(engine)
     install_problem_handlers(app)
     app.add_middleware(
@@ -100,7 +98,6 @@ def create_app(settings: Settings, *, run_background: bool = True) -> FastAPI:
         # The file itself is held to max_upload_bytes as it is spooled; this bounds the rest.
         per_path={UPLOAD_PATH: settings.max_upload_bytes + MULTIPART_ALLOWANCE},
     )
-    add_json_estimate_routes(app.router)
     for router in _routers():
         app.include_router(router)
     return app

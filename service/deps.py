@@ -112,9 +112,8 @@ AdminKey = Annotated[Principal, Depends(require("admin"))]
 
 @dataclass(frozen=True)
 class Caller:
-    """A key that authenticated, perhaps from the key cache: the hot estimate endpoints check
-    that it is still not revoked in the transaction that stores their row
-    (service.estimates.group_commit)."""
+    """A key that authenticated, perhaps from the key cache: a first check only (key_first_route);
+    the endpoint's own key dependency reads the api_keys table."""
 
     secret: str
     principal: Principal

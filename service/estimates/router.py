@@ -3,15 +3,14 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
-from collections.abc import AsyncIterator, Callable, Generator
+from collections.abc import AsyncIterator, Generator
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.concurrency import iterate_in_threadpool, run_in_threadpool
-from fastapi.responses import JSONResponse, StreamingResponse
-from pydantic import BaseModel
+from fastapi.responses import StreamingResponse
 
 from pricing.money import format_usd
 from service.db import ConnectionGate, session_scope
@@ -25,8 +24,6 @@ from service.deps import (
 )
 from service.errors import InvalidInput, PayloadTooLarge
 from service.estimates import service
-from service.estimates.recording import RecorderDep
-from service.estimates.route import EstimateRoute
 from service.estimates.schemas import (
     EstimatePage,
     EstimateSummary,
@@ -43,56 +40,37 @@ CHUNK = 1024 * 1024
 UPLOAD_PATH = "/v1/estimates/training/file"
 # What a multipart upload may carry besides the file (boundaries, part headers, form fields).
 MULTIPART_ALLOWANCE = 1024 * 1024
-# Up to this many per-example token lengths a training estimate is priced in the event loop.
-CHEAP_TOKEN_LENGTHS = 1_000
 
 
-async def training(body: TrainingRequest, recorder: RecorderDep) -> JSONResponse:
-    return await recorder.record(
-        lambda reference, name: service.training_estimate(
-            reference, request=body, requested_by=name
-        ),
-        cheap=body.token_lengths is None or len(body.token_lengths) <= CHEAP_TOKEN_LENGTHS,
-    )
+def training(body: TrainingRequest, session: SessionDep, principal: EstimateKey) -> dict[str, Any]:
+    return service.create_training_estimate(session, request=body, requested_by=principal.name)
 
 
-async def inference(body: InferenceRequest, recorder: RecorderDep) -> JSONResponse:
-    return await recorder.record(
-        lambda reference, name: service.inference_estimate(
-            reference, request=body, requested_by=name
-        )
-    )
+def inference(
+    body: InferenceRequest, session: SessionDep, principal: EstimateKey
+) -> dict[str, Any]:
+    return service.create_inference_estimate(session, request=body, requested_by=principal.name)
 
 
-def add_json_estimate_routes(app_router: APIRouter) -> None:
-    """The two JSON estimate endpoints, the busiest: on a handler specialised to their signature
-    (EstimateRoute), and on the app's own router, first, because FastAPI matches an included
-    router's routes twice per request, after those of every router included before it."""
-    routes: list[tuple[str, Callable[..., Any], type[BaseModel], str]] = [
-        (
-            "/v1/estimates/training",
-            training,
-            TrainingEstimateOut,
-            "Training cost from a token count or per-example token lengths",
-        ),
-        (
-            "/v1/estimates/inference",
-            inference,
-            InferenceEstimateOut,
-            "Inference cost per request/day/month, scenarios side by side, break-even",
-        ),
-    ]
-    for path, endpoint, response_model, summary in routes:
-        app_router.add_api_route(
-            path,
-            endpoint,
-            methods=["POST"],
-            route_class_override=EstimateRoute,
-            response_model=response_model,
-            status_code=201,
-            summary=summary,
-            tags=["estimates"],
-        )
+# A request without a valid key is 401 whatever its body, even one that is not JSON.
+router.add_api_route(
+    "/v1/estimates/training",
+    training,
+    methods=["POST"],
+    route_class_override=key_first_route("estimate"),
+    response_model=TrainingEstimateOut,
+    status_code=201,
+    summary="Training cost from a token count or per-example token lengths",
+)
+router.add_api_route(
+    "/v1/estimates/inference",
+    inference,
+    methods=["POST"],
+    route_class_override=key_first_route("estimate"),
+    response_model=InferenceEstimateOut,
+    status_code=201,
+    summary="Inference cost per request/day/month, scenarios side by side, break-even",
+)
 
 
 def spool_upload(upload: UploadFile, settings: Settings) -> Path:

@@ -13,9 +13,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import bindparam
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection
 from sqlmodel import Session, col, select
 
 from pricing.catalogue import Catalogue
@@ -60,15 +57,7 @@ def _new_id() -> str:
     return "est_" + secrets.token_hex(8)
 
 
-# Every estimate request runs this: a plain table INSERT built once (nothing reads the row back
-# in the request, so the ORM's unit of work would be pure overhead).
-_ESTIMATES = EstimateRecord.__table__  # type: ignore[attr-defined]
-_INSERT_ESTIMATE = _ESTIMATES.insert()
-_INSERT_UNLESS_STORED = {
-    "postgresql": postgresql.insert(_ESTIMATES).on_conflict_do_nothing(index_elements=["id"]),
-    "sqlite": sqlite.insert(_ESTIMATES).on_conflict_do_nothing(index_elements=["id"]),
-}
-_STORED_RESULT = select(col(EstimateRecord.result)).where(col(EstimateRecord.id) == bindparam("id"))
+_INSERT_ESTIMATE = EstimateRecord.__table__.insert()  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -77,16 +66,9 @@ class NewEstimate:
 
     result: dict[str, Any]
     row: dict[str, Any]
-    reference_revision: int
-
-    def with_id(self, estimate_id: str) -> NewEstimate:
-        result = {**self.result, "id": estimate_id}
-        row = {**self.row, "id": estimate_id, "result": result}
-        return NewEstimate(result, row, self.reference_revision)
 
 
 def _new_estimate(
-    reference: Reference,
     *,
     kind: str,
     requested_by: str,
@@ -109,58 +91,26 @@ def _new_estimate(
         "inputs": inputs,
         "result": result,
     }
-    return NewEstimate(result, row, reference.revision)
-
-
-def store_estimates(connection: Connection, rows: list[dict[str, Any]]) -> None:
-    """INSERT estimate rows: one statement for many."""
-    connection.execute(_INSERT_ESTIMATE, rows)
-
-
-def log_stored(rows: list[dict[str, Any]]) -> None:
-    for row in rows:
-        log.info(
-            "estimate %s (%s, %s) by %s: $%s",
-            row["id"],
-            row["kind"],
-            row["model"],
-            row["requested_by"],
-            format_usd(row["cost_usd"]),
-        )
+    return NewEstimate(result, row)
 
 
 def store(session: Session, new: NewEstimate) -> dict[str, Any]:
+    """Store the estimate; the caller's transaction commits it before the answer goes out."""
     with final_write(session) as connection:
-        store_estimates(connection, [new.row])
-    log_stored([new.row])
-    return new.result
-
-
-def stored_result(session: Session, estimate_id: str) -> dict[str, Any] | None:
-    """The response an estimate was stored with, if it is stored."""
-    stored = session.execute(_STORED_RESULT, {"id": estimate_id}).scalar_one_or_none()
-    return None if stored is None else dict(stored)
-
-
-def store_once(session: Session, new: NewEstimate) -> dict[str, Any]:
-    """Store the estimate unless one with its id is stored already; returns the stored one's
-    result either way. On PostgreSQL an insert that meets a conflicting row of a transaction
-    still in flight waits for that transaction's outcome."""
-    with final_write(session) as connection:
-        insert = _INSERT_UNLESS_STORED[connection.dialect.name]
-        if connection.execute(insert, new.row).rowcount == 1:
-            stored = None
-        else:
-            stored = connection.execute(_STORED_RESULT, {"id": new.row["id"]}).scalar_one()
-    if stored is not None:
-        log.info("estimate %s was stored already: not storing it twice", new.row["id"])
-        return dict(stored)
-    log_stored([new.row])
+        connection.execute(_INSERT_ESTIMATE, new.row)
+    row = new.row
+    log.info(
+        "estimate %s (%s, %s) by %s: $%s",
+        row["id"],
+        row["kind"],
+        row["model"],
+        row["requested_by"],
+        format_usd(row["cost_usd"]),
+    )
     return new.result
 
 
 def _new_training(
-    reference: Reference,
     *,
     estimate: TrainingEstimate,
     requested_by: str,
@@ -168,7 +118,6 @@ def _new_training(
     result: dict[str, Any],
 ) -> NewEstimate:
     return _new_estimate(
-        reference,
         kind="training",
         requested_by=requested_by,
         model=estimate.model,
@@ -223,9 +172,21 @@ def training_estimate(
     inputs = request.model_dump(mode="json", exclude={"token_lengths"})
     if request.token_lengths is not None:
         inputs["n_token_lengths"] = len(request.token_lengths)
-    return _new_training(
-        reference, estimate=estimate, requested_by=requested_by, inputs=inputs, result=result
-    )
+    return _new_training(estimate=estimate, requested_by=requested_by, inputs=inputs, result=result)
+
+
+def create_training_estimate(
+    session: Session, *, request: TrainingRequest, requested_by: str
+) -> dict[str, Any]:
+    new = training_estimate(load_reference(session), request=request, requested_by=requested_by)
+    return store(session, new)
+
+
+def create_inference_estimate(
+    session: Session, *, request: InferenceRequest, requested_by: str
+) -> dict[str, Any]:
+    new = inference_estimate(load_reference(session), request=request, requested_by=requested_by)
+    return store(session, new)
 
 
 def analyse_file(*, catalogue: Catalogue, path: Path, model: str, as_of: date | None) -> Any:
@@ -297,9 +258,7 @@ def create_file_estimate(
     }
     return store(
         session,
-        _new_training(
-            reference, estimate=estimate, requested_by=requested_by, inputs=inputs, result=result
-        ),
+        _new_training(estimate=estimate, requested_by=requested_by, inputs=inputs, result=result),
     )
 
 
@@ -389,7 +348,6 @@ def inference_estimate(
         "break_even": [break_even_to_dict(b) for b in comparison.break_even],
     }
     return _new_estimate(
-        reference,
         kind="inference",
         requested_by=requested_by,
         model=first.model,
