@@ -8,12 +8,11 @@ from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, File, Form, Query, Request, UploadFile
+from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
 from fastapi.concurrency import iterate_in_threadpool, run_in_threadpool
 from fastapi.responses import StreamingResponse
 
-from pricing.money import format_usd
-from service.db import ConnectionGate, session_scope
+from service.db import ConnectionGate
 from service.deps import (
     EngineDep,
     EstimateKey,
@@ -23,7 +22,7 @@ from service.deps import (
     key_first_route,
 )
 from service.errors import InvalidInput, PayloadTooLarge
-from service.estimates import service
+from service.estimates import reads, service
 from service.estimates.schemas import (
     EstimatePage,
     EstimateSummary,
@@ -141,24 +140,12 @@ router.add_api_route(
 )
 
 
-def _summary(r: Any) -> EstimateSummary:
-    return EstimateSummary(
-        id=r.id,
-        kind=r.kind,
-        requested_by=r.requested_by,
-        created_at=r.created_at,
-        model=r.model,
-        as_of=r.as_of,
-        price_version=r.price_version,
-        cost_usd=format_usd(r.cost_usd),
-        inputs=r.inputs,
-        result=r.result,
-    )
-
-
 Kind = Literal["training", "inference"]
+JSON = "application/json"
 
 
+# The read endpoints answer the JSON their response model documents, built by
+# service.estimates.reads without a round trip through Python objects.
 @router.get("/v1/estimates", response_model=EstimatePage, summary="Stored estimates, newest first")
 def list_estimates(
     session: SessionDep,
@@ -170,8 +157,8 @@ def list_estimates(
     requested_by: Annotated[str | None, Query(max_length=100)] = None,
     created_from: date | None = None,
     created_to: date | None = None,
-) -> EstimatePage:
-    rows, next_cursor = service.list_estimates(
+) -> Response:
+    page = reads.estimates_page_json(
         session,
         limit=limit,
         cursor=cursor,
@@ -181,7 +168,7 @@ def list_estimates(
         created_from=created_from,
         created_to=created_to,
     )
-    return EstimatePage(items=[_summary(r) for r in rows], next_cursor=next_cursor)
+    return Response(page, media_type=JSON)
 
 
 @router.get(
@@ -200,11 +187,12 @@ def estimates_csv(
     created_from: date | None = None,
     created_to: date | None = None,
 ) -> StreamingResponse:
-    def rows() -> Generator[str]:
-        # Its own session: the request's is committed and closed before the body streams.
-        with session_scope(engine) as session:
-            yield from service.estimates_csv(
-                session,
+    def chunks() -> Generator[str]:
+        # Its own connection: the request's session is committed and closed before the body
+        # streams.
+        with engine.connect() as connection:
+            yield from reads.estimates_csv(
+                connection,
                 kind=kind,
                 model=model,
                 requested_by=requested_by,
@@ -213,24 +201,24 @@ def estimates_csv(
             )
 
     return StreamingResponse(
-        gated(rows(), request.app.state.connection_gate),
+        gated(chunks(), request.app.state.connection_gate),
         media_type="text/csv",
         headers={"Content-Disposition": 'attachment; filename="estimates.csv"'},
     )
 
 
-async def gated(rows: Generator[str], gate: ConnectionGate) -> AsyncIterator[str]:
+async def gated(chunks: Generator[str], gate: ConnectionGate) -> AsyncIterator[str]:
     """A sync stream that holds a connection across threadpool calls, inside the gate."""
     async with gate:
         try:
-            async for chunk in iterate_in_threadpool(rows):
+            async for chunk in iterate_in_threadpool(chunks):
                 yield chunk
         finally:
-            await run_in_threadpool(rows.close)  # a client gone mid-stream: release the session
+            await run_in_threadpool(chunks.close)  # a client gone mid-stream: release it
 
 
 @router.get(
     "/v1/estimates/{estimate_id}", response_model=EstimateSummary, summary="One stored estimate"
 )
-def get_estimate(estimate_id: str, session: SessionDep, _: ReadKey) -> EstimateSummary:
-    return _summary(service.get_estimate(session, estimate_id=estimate_id))
+def get_estimate(estimate_id: str, session: SessionDep, _: ReadKey) -> Response:
+    return Response(reads.estimate_json(session, estimate_id=estimate_id), media_type=JSON)

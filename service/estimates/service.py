@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
 import secrets
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from pricing.catalogue import Catalogue
 from pricing.estimate import (
@@ -34,7 +31,7 @@ from pricing.serialize import (
     training_to_dict,
 )
 from service.db import final_write
-from service.errors import InvalidInput, NotFound
+from service.errors import InvalidInput
 from service.estimates.models import EstimateRecord
 from service.estimates.schemas import InferenceRequest, TrainingRequest
 from service.prices.service import Reference, catalogue_for, load_reference
@@ -357,119 +354,3 @@ def inference_estimate(
         inputs=request.model_dump(mode="json"),
         result=result,
     )
-
-
-def get_estimate(session: Session, *, estimate_id: str) -> EstimateRecord:
-    record = session.get(EstimateRecord, estimate_id)
-    if record is None:
-        raise NotFound(f"no estimate {estimate_id}")
-    return record
-
-
-def list_estimates(
-    session: Session,
-    *,
-    limit: int = 50,
-    cursor: str | None = None,
-    kind: str | None = None,
-    model: str | None = None,
-    requested_by: str | None = None,
-    created_from: date | None = None,
-    created_to: date | None = None,
-) -> tuple[list[EstimateRecord], str | None]:
-    query = select(EstimateRecord)
-    if kind:
-        query = query.where(EstimateRecord.kind == kind)
-    if model:
-        query = query.where(EstimateRecord.model == model)
-    if requested_by:
-        query = query.where(EstimateRecord.requested_by == requested_by)
-    if created_from:
-        query = query.where(
-            col(EstimateRecord.created_at)
-            >= datetime.combine(created_from, datetime.min.time(), UTC)
-        )
-    if created_to:
-        query = query.where(
-            col(EstimateRecord.created_at) < datetime.combine(created_to, datetime.max.time(), UTC)
-        )
-    if cursor:
-        anchor = session.get(EstimateRecord, cursor)
-        if anchor is None:
-            raise InvalidInput(f"unknown cursor {cursor!r}")
-        query = query.where(
-            (col(EstimateRecord.created_at) < anchor.created_at)
-            | (
-                (col(EstimateRecord.created_at) == anchor.created_at)
-                & (col(EstimateRecord.id) < anchor.id)
-            )
-        )
-    rows = list(
-        session.exec(
-            query.order_by(
-                col(EstimateRecord.created_at).desc(), col(EstimateRecord.id).desc()
-            ).limit(limit + 1)
-        ).all()
-    )
-    next_cursor = rows[limit - 1].id if len(rows) > limit else None
-    return rows[:limit], next_cursor
-
-
-CSV_COLUMNS = [
-    "id",
-    "kind",
-    "created_at",
-    "requested_by",
-    "model",
-    "as_of",
-    "price_version",
-    "cost_usd",
-    "billing_tokens",
-    "n_epochs",
-    "charged_tokens",
-    "cost_per_request_usd",
-    "cost_per_month_usd",
-]
-
-
-def _cell(value: object) -> str:
-    # Spreadsheet apps execute cells that start with these characters (CSV injection).
-    text = str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
-def estimates_csv(session: Session, **filters: Any) -> Iterator[str]:
-    """CSV rows for finance, streamed page by page so exports of any size use bounded memory."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(CSV_COLUMNS)
-    cursor: str | None = None
-    while True:
-        yield buffer.getvalue()
-        buffer.seek(0)
-        buffer.truncate()
-        rows, cursor = list_estimates(session, limit=500, cursor=cursor, **filters)
-        for r in rows:
-            writer.writerow(
-                [
-                    _cell(v)
-                    for v in [
-                        r.id,
-                        r.kind,
-                        r.created_at.isoformat(),
-                        r.requested_by,
-                        r.model,
-                        r.as_of.isoformat(),
-                        r.price_version,
-                        format_usd(r.cost_usd),
-                        r.result.get("billing_tokens", ""),
-                        r.result.get("n_epochs", ""),
-                        r.result.get("charged_tokens", ""),
-                        r.result.get("cost_per_request_usd", ""),
-                        r.result.get("cost_per_month_usd", ""),
-                    ]
-                ]
-            )
-        if cursor is None:
-            yield buffer.getvalue()
-            return
