@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -128,25 +128,45 @@ CSV_COLUMNS = [
 ]
 # Fields of the stored result, read by the database (absent ones are NULL, written empty).
 _RESULT_FIELDS = CSV_COLUMNS[8:]
-_CSV_QUERY = select(
-    _T.id,
-    _T.kind,
-    _T.created_at,
-    _T.requested_by,
-    _T.model,
-    _T.as_of,
-    _T.price_version,
-    _COST_TEXT,
-    *(_T.result[name].as_string().label(name) for name in _RESULT_FIELDS),
-)
 # Spreadsheet apps execute cells that start with these characters (CSV injection).
 _FORMULA_STARTS = frozenset("=+-@\t\r")
 ROWS_PER_CHUNK = 1000
 
 
-def _safe(values: Sequence[object]) -> list[str]:
-    cells = ["" if v is None else v if isinstance(v, str) else str(v) for v in values]
-    return ["'" + c if c[:1] in _FORMULA_STARTS else c for c in cells]
+def _csv_query(dialect: str) -> Select[Any]:
+    # Times and dates as text where the database stores them as text (SQLite): parsing a
+    # million of them into objects only to format them back was most of an export's cost.
+    if dialect == "sqlite":
+        created, as_of = type_coerce(_T.created_at, String), type_coerce(_T.as_of, String)
+    else:
+        created, as_of = _T.created_at, cast(_T.as_of, Text)
+    return select(
+        _T.id,
+        _T.kind,
+        created,
+        _T.requested_by,
+        _T.model,
+        as_of,
+        _T.price_version,
+        _COST_TEXT,
+        *(_T.result[name].as_string() for name in _RESULT_FIELDS),
+    )
+
+
+def _sqlite_created(stored: str) -> str:
+    """SQLite's stored UTC time ('2026-01-02 03:04:05.000067') as datetime.isoformat() gives it
+    for the aware UTC datetime ('2026-01-02T03:04:05.000067+00:00', no fraction when zero)."""
+    time = stored[11:19] if stored.endswith(".000000") else stored[11:]
+    return f"{stored[:10]}T{time}+00:00"
+
+
+def _created(value: datetime) -> str:
+    return value.isoformat()
+
+
+def _text(value: object) -> str:
+    text = "" if value is None else value if isinstance(value, str) else str(value)
+    return "'" + text if text[:1] in _FORMULA_STARTS else text
 
 
 def estimates_csv(connection: Connection, **filters: Any) -> Iterator[str]:
@@ -156,13 +176,19 @@ def estimates_csv(connection: Connection, **filters: Any) -> Iterator[str]:
     writer = csv.writer(buffer)
     writer.writerow(CSV_COLUMNS)
     yield buffer.getvalue()  # the client sees the export start before the query runs
-    query = _filtered(_CSV_QUERY, **filters).order_by(*_NEWEST_FIRST)
+    dialect = connection.dialect.name
+    created: Any = _sqlite_created if dialect == "sqlite" else _created
+    query = _filtered(_csv_query(dialect), **filters).order_by(*_NEWEST_FIRST)
     result = connection.execution_options(yield_per=ROWS_PER_CHUNK).execute(query)
     for rows in result.partitions():
         buffer.seek(0)
         buffer.truncate()
+        # Cells that people or publishers name are defused; the rest cannot start with a
+        # formula character (generated ids, kinds, ISO times and dates, non-negative amounts
+        # and counts) and go as they are: the csv module writes None (a field the result
+        # lacks) as an empty cell.
         writer.writerows(
-            _safe((r[0], r[1], r[2].isoformat(), r[3], r[4], r[5].isoformat(), *r[6:]))
-            for r in rows
+            (i, kind, created(at), _text(by), _text(model), as_of, _text(version), *rest)
+            for i, kind, at, by, model, as_of, version, *rest in rows
         )
         yield buffer.getvalue()
