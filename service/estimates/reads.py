@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from pydantic_core import to_json
-from sqlalchemy import Select, String, Text, and_, cast, or_, select, type_coerce
+from sqlalchemy import ColumnElement, Select, String, Text, and_, cast, or_, select, type_coerce
 from sqlalchemy.engine import Connection, Row
 from sqlmodel import Session
 
@@ -136,6 +136,8 @@ ROWS_PER_CHUNK = 1000
 def _csv_query(dialect: str) -> Select[Any]:
     # Times and dates as text where the database stores them as text (SQLite): parsing a
     # million of them into objects only to format them back was most of an export's cost.
+    created: ColumnElement[Any]
+    as_of: ColumnElement[Any]
     if dialect == "sqlite":
         created, as_of = type_coerce(_T.created_at, String), type_coerce(_T.as_of, String)
     else:

@@ -2,8 +2,10 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import tempfile
-from collections.abc import AsyncIterator, Generator
+from collections.abc import AsyncIterator, Generator, Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -78,23 +80,51 @@ def spool_upload(upload: UploadFile, settings: Settings) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     fd, name = tempfile.mkstemp(prefix="ratecard-upload-", suffix=".jsonl", dir=folder)
     path = Path(name)
-    written = 0
     try:
         with os.fdopen(fd, "wb") as out:
-            while chunk := upload.file.read(CHUNK):
-                written += len(chunk)
-                if written > settings.max_upload_bytes:
-                    raise PayloadTooLarge(
-                        f"training files are limited to {settings.max_upload_bytes:,} bytes"
-                    )
-                out.write(chunk)
+            shutil.copyfileobj(upload.file, out, CHUNK)
     except BaseException:
         path.unlink(missing_ok=True)
         raise
-    if written == 0:
-        path.unlink(missing_ok=True)
-        raise InvalidInput("the uploaded training file is empty")
     return path
+
+
+def _checked_size(upload: UploadFile, settings: Settings) -> None:
+    file = upload.file
+    size = file.seek(0, os.SEEK_END)
+    file.seek(0)
+    if size > settings.max_upload_bytes:
+        raise PayloadTooLarge(f"training files are limited to {settings.max_upload_bytes:,} bytes")
+    if size == 0:
+        raise InvalidInput("the uploaded training file is empty")
+
+
+@contextmanager
+def upload_path(upload: UploadFile, settings: Settings) -> Iterator[Path]:
+    """A path to the uploaded bytes, which the tokenizer's worker processes open by name.
+
+    Starlette has already written the upload to a temporary file of its own (or holds a small
+    one in memory). Where the system names a process's open files (Linux's /proc/PID/fd), the
+    workers read that very file, so a gigabyte is written to disk once; elsewhere it is copied
+    to a named file.
+    """
+    _checked_size(upload, settings)
+    file = upload.file
+    try:
+        descriptor = file.fileno()  # a file held in memory is written out now, once
+        file.flush()
+    except (OSError, ValueError):  # io.UnsupportedOperation is both
+        descriptor = None
+    if descriptor is not None:
+        own = Path(f"/proc/{os.getpid()}/fd/{descriptor}")
+        if own.exists():
+            yield own
+            return
+    path = spool_upload(upload, settings)
+    try:
+        yield path
+    finally:
+        path.unlink(missing_ok=True)
 
 
 def training_file(
@@ -108,8 +138,7 @@ def training_file(
     n_epochs: Annotated[str, Form(pattern=r"^(auto|[1-9]|[1-4][0-9]|50)$")] = "auto",
     as_of: Annotated[date | None, Form()] = None,
 ) -> dict[str, Any]:
-    path = spool_upload(file, settings)
-    try:
+    with upload_path(file, settings) as path:
         epochs: int | Literal["auto"] = "auto" if n_epochs == "auto" else int(n_epochs)
         return service.create_file_estimate(
             session,
@@ -120,8 +149,6 @@ def training_file(
             as_of=as_of,
             requested_by=principal.name,
         )
-    finally:
-        path.unlink(missing_ok=True)
 
 
 router.add_api_route(
