@@ -10,20 +10,23 @@ from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Query, Request, Response, UploadFile
 from fastapi.concurrency import iterate_in_threadpool, run_in_threadpool
 from fastapi.responses import StreamingResponse
 
-from service.db import ConnectionGate
+from service.auth.last_used import LastUsed
+from service.auth.service import Principal, authenticate
+from service.db import ConnectionGate, session_scope
 from service.deps import (
+    BearerDep,
     EngineDep,
     EstimateKey,
-    ReadKey,
     SessionDep,
     SettingsDep,
     key_first_route,
+    require_scope,
 )
-from service.errors import InvalidInput, PayloadTooLarge
+from service.errors import InvalidInput, NotAuthenticated, PayloadTooLarge
 from service.estimates import reads, service
 from service.estimates.schemas import (
     EstimatePage,
@@ -171,12 +174,32 @@ Kind = Literal["training", "inference"]
 JSON = "application/json"
 
 
-# The read endpoints answer the JSON their response model documents, built by
-# service.estimates.reads without a round trip through Python objects.
+def read_key(request: Request, credentials: BearerDep) -> Principal:
+    """The caller's key, with the read scope, checked against the api_keys table.
+
+    In a session of its own, opened and closed within this one worker-thread call: a read
+    endpoint then needs no request-long session, so it holds no connection while it waits for
+    a thread (what the connection gate is there to bound) and makes one thread hop fewer.
+    """
+    if credentials is None or not credentials.credentials:
+        raise NotAuthenticated("missing API key: send `Authorization: Bearer rc_...`")
+    state = request.app.state
+    with session_scope(state.engine) as session:
+        principal = authenticate(session, secret=credentials.credentials)
+    require_scope(principal, "read")
+    last_used: LastUsed = state.last_used
+    if last_used.due(principal.key_id):
+        last_used.record(state.engine, principal.key_id)
+    return principal
+
+
+OwnReadKey = Annotated[Principal, Depends(read_key)]
+
+
 @router.get("/v1/estimates", response_model=EstimatePage, summary="Stored estimates, newest first")
 def list_estimates(
-    session: SessionDep,
-    _: ReadKey,
+    engine: EngineDep,
+    _: OwnReadKey,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: Annotated[str | None, Query(max_length=40)] = None,
     kind: Kind | None = None,
@@ -185,16 +208,17 @@ def list_estimates(
     created_from: date | None = None,
     created_to: date | None = None,
 ) -> Response:
-    page = reads.estimates_page_json(
-        session,
-        limit=limit,
-        cursor=cursor,
-        kind=kind,
-        model=model,
-        requested_by=requested_by,
-        created_from=created_from,
-        created_to=created_to,
-    )
+    with session_scope(engine) as session:
+        page = reads.estimates_page_json(
+            session,
+            limit=limit,
+            cursor=cursor,
+            kind=kind,
+            model=model,
+            requested_by=requested_by,
+            created_from=created_from,
+            created_to=created_to,
+        )
     return Response(page, media_type=JSON)
 
 
@@ -207,7 +231,7 @@ def list_estimates(
 def estimates_csv(
     request: Request,
     engine: EngineDep,
-    _: ReadKey,
+    _: OwnReadKey,
     kind: Kind | None = None,
     model: Annotated[str | None, Query(max_length=200)] = None,
     requested_by: Annotated[str | None, Query(max_length=100)] = None,
@@ -247,5 +271,6 @@ async def gated(chunks: Generator[str], gate: ConnectionGate) -> AsyncIterator[s
 @router.get(
     "/v1/estimates/{estimate_id}", response_model=EstimateSummary, summary="One stored estimate"
 )
-def get_estimate(estimate_id: str, session: SessionDep, _: ReadKey) -> Response:
-    return Response(reads.estimate_json(session, estimate_id=estimate_id), media_type=JSON)
+def get_estimate(estimate_id: str, engine: EngineDep, _: OwnReadKey) -> Response:
+    with session_scope(engine) as session:
+        return Response(reads.estimate_json(session, estimate_id=estimate_id), media_type=JSON)
