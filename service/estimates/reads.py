@@ -14,9 +14,19 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from pydantic_core import to_json
-from sqlalchemy import ColumnElement, Select, String, Text, and_, cast, or_, select, type_coerce
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    String,
+    Text,
+    and_,
+    bindparam,
+    cast,
+    or_,
+    select,
+    type_coerce,
+)
 from sqlalchemy.engine import Connection, Row
-from sqlmodel import Session
 
 from service.errors import InvalidInput, NotFound
 from service.estimates.models import EstimateRecord
@@ -59,8 +69,11 @@ def _summary_json(row: Row[Any]) -> bytes:
     )
 
 
-def estimate_json(session: Session, *, estimate_id: str) -> bytes:
-    row = session.execute(select(*_SUMMARY_COLUMNS).where(_T.id == estimate_id)).first()
+_ONE = select(*_SUMMARY_COLUMNS).where(_T.id == bindparam("id"))
+
+
+def estimate_json(connection: Connection, *, estimate_id: str) -> bytes:
+    row = connection.execute(_ONE, {"id": estimate_id}).first()
     if row is None:
         raise NotFound(f"no estimate {estimate_id}")
     return _summary_json(row)
@@ -91,12 +104,12 @@ def _filtered(
 
 
 def estimates_page_json(
-    session: Session, *, limit: int = 50, cursor: str | None = None, **filters: Any
+    connection: Connection, *, limit: int = 50, cursor: str | None = None, **filters: Any
 ) -> bytes:
     """A page of estimates, newest first, as EstimatePage documents it."""
     query = _filtered(select(*_SUMMARY_COLUMNS), **filters)
     if cursor:
-        anchor = session.execute(select(_T.created_at).where(_T.id == cursor)).first()
+        anchor = connection.execute(select(_T.created_at).where(_T.id == cursor)).first()
         if anchor is None:
             raise InvalidInput(f"unknown cursor {cursor!r}")
         query = query.where(
@@ -105,7 +118,7 @@ def estimates_page_json(
                 and_(_T.created_at == anchor.created_at, _T.id < cursor),
             )
         )
-    rows = session.execute(query.order_by(*_NEWEST_FIRST).limit(limit + 1)).all()
+    rows = connection.execute(query.order_by(*_NEWEST_FIRST).limit(limit + 1)).all()
     next_cursor = rows[limit - 1].id if len(rows) > limit else None
     items = b",".join(_summary_json(row) for row in rows[:limit])
     return b'{"items":[' + items + b'],"next_cursor":' + to_json(next_cursor) + b"}"

@@ -177,9 +177,9 @@ JSON = "application/json"
 def read_key(request: Request, credentials: BearerDep) -> Principal:
     """The caller's key, with the read scope, checked against the api_keys table.
 
-    In a session of its own, opened and closed within this one worker-thread call: a read
-    endpoint then needs no request-long session, so it holds no connection while it waits for
-    a thread (what the connection gate is there to bound) and makes one thread hop fewer.
+    In a session of its own, opened and closed within one worker-thread call: a read endpoint
+    then needs no request-long session, so it holds no connection while it waits for a thread
+    (what the connection gate is there to bound).
     """
     if credentials is None or not credentials.credentials:
         raise NotAuthenticated("missing API key: send `Authorization: Bearer rc_...`")
@@ -208,9 +208,9 @@ def list_estimates(
     created_from: date | None = None,
     created_to: date | None = None,
 ) -> Response:
-    with session_scope(engine) as session:
+    with engine.connect() as connection:
         page = reads.estimates_page_json(
-            session,
+            connection,
             limit=limit,
             cursor=cursor,
             kind=kind,
@@ -271,6 +271,10 @@ async def gated(chunks: Generator[str], gate: ConnectionGate) -> AsyncIterator[s
 @router.get(
     "/v1/estimates/{estimate_id}", response_model=EstimateSummary, summary="One stored estimate"
 )
-def get_estimate(estimate_id: str, engine: EngineDep, _: OwnReadKey) -> Response:
-    with session_scope(engine) as session:
-        return Response(reads.estimate_json(session, estimate_id=estimate_id), media_type=JSON)
+def get_estimate(estimate_id: str, request: Request, credentials: BearerDep) -> Response:
+    # The key is checked in this same worker-thread call (the id needs no validation that could
+    # come first): one thread hop per request.
+    read_key(request, credentials)
+    with request.app.state.engine.connect() as connection:
+        body = reads.estimate_json(connection, estimate_id=estimate_id)
+    return Response(body, media_type=JSON)
