@@ -13,6 +13,8 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, File, Form, Query, Request, Response, UploadFile
 from fastapi.concurrency import iterate_in_threadpool, run_in_threadpool
 from fastapi.responses import StreamingResponse
+from fastapi.security import HTTPAuthorizationCredentials
+from sqlmodel import Session
 
 from service.auth.last_used import LastUsed
 from service.auth.service import Principal, authenticate
@@ -174,23 +176,27 @@ Kind = Literal["training", "inference"]
 JSON = "application/json"
 
 
-def read_key(request: Request, credentials: BearerDep) -> Principal:
-    """The caller's key, with the read scope, checked against the api_keys table.
-
-    In a session of its own, opened and closed within one worker-thread call: a read endpoint
-    then needs no request-long session, so it holds no connection while it waits for a thread
-    (what the connection gate is there to bound).
-    """
+def checked_read_key(
+    session: Session, request: Request, credentials: HTTPAuthorizationCredentials | None
+) -> Principal:
+    """The caller's key, with the read scope, as the api_keys table has it now."""
     if credentials is None or not credentials.credentials:
         raise NotAuthenticated("missing API key: send `Authorization: Bearer rc_...`")
-    state = request.app.state
-    with session_scope(state.engine) as session:
-        principal = authenticate(session, secret=credentials.credentials)
+    principal = authenticate(session, secret=credentials.credentials)
     require_scope(principal, "read")
+    state = request.app.state
     last_used: LastUsed = state.last_used
     if last_used.due(principal.key_id):
         last_used.record(state.engine, principal.key_id)
     return principal
+
+
+def read_key(request: Request, credentials: BearerDep) -> Principal:
+    """checked_read_key in a session of its own, opened and closed within one worker-thread
+    call: a read endpoint then needs no request-long session, so it holds no connection while
+    it waits for a thread (what the connection gate is there to bound)."""
+    with session_scope(request.app.state.engine) as session:
+        return checked_read_key(session, request, credentials)
 
 
 OwnReadKey = Annotated[Principal, Depends(read_key)]
@@ -274,7 +280,7 @@ async def gated(chunks: Generator[str], gate: ConnectionGate) -> AsyncIterator[s
 def get_estimate(estimate_id: str, request: Request, credentials: BearerDep) -> Response:
     # The key is checked in this same worker-thread call (the id needs no validation that could
     # come first): one thread hop per request.
-    read_key(request, credentials)
-    with request.app.state.engine.connect() as connection:
-        body = reads.estimate_json(connection, estimate_id=estimate_id)
+    with session_scope(request.app.state.engine) as session:
+        checked_read_key(session, request, credentials)
+        body = reads.estimate_json(session.connection(), estimate_id=estimate_id)
     return Response(body, media_type=JSON)
