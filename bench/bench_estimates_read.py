@@ -86,7 +86,7 @@ def seed(base: str, url: str, rows: int) -> str:
     table = EstimateRecord.__table__  # type: ignore[attr-defined]
     engine = create_db_engine(url)
     with engine.connect() as conn:
-        templates = [dict(r._mapping) for r in conn.execute(select(table))]
+        templates = [dict(m) for m in conn.execute(select(table)).mappings()]
     start = datetime(2026, 1, 1, tzinfo=UTC)
     batch: list[dict[str, Any]] = []
     with engine.begin() as conn:
