@@ -50,20 +50,12 @@ _MIDNIGHT = datetime.min.time()
 _NEWEST_FIRST = (_T.created_at.desc(), _T.id.desc())
 
 
+_HEAD_FIELDS = tuple(column.name for column in _SUMMARY_COLUMNS[:8])
+
+
 def _summary_json(row: Row[Any]) -> bytes:
     """One estimate as EstimateSummary documents it, its stored JSON documents spliced in."""
-    head = to_json(
-        {
-            "id": row.id,
-            "kind": row.kind,
-            "requested_by": row.requested_by,
-            "created_at": row.created_at,
-            "model": row.model,
-            "as_of": row.as_of,
-            "price_version": row.price_version,
-            "cost_usd": row.cost_usd,
-        }
-    )
+    head = to_json(dict(zip(_HEAD_FIELDS, row[:8], strict=True)))
     return b"".join(
         (head[:-1], b',"inputs":', row.inputs.encode(), b',"result":', row.result.encode(), b"}")
     )
