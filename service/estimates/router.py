@@ -80,7 +80,7 @@ router.add_api_route(
 
 
 def spool_upload(upload: UploadFile, settings: Settings) -> Path:
-    """Copy an upload to a named file (workers reopen it by path), enforcing the size limit."""
+    """Copy an upload to a named file (workers reopen it by path)."""
     folder = settings.upload_dir or Path(tempfile.gettempdir())
     folder.mkdir(parents=True, exist_ok=True)
     fd, name = tempfile.mkstemp(prefix="ratecard-upload-", suffix=".jsonl", dir=folder)
