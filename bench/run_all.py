@@ -20,7 +20,7 @@ HERE = Path(__file__).resolve().parent
 BENCHES: dict[str, tuple[str, list[str]]] = {
     "dataset": ("bench_dataset.py", ["--size-mb", "200"]),
     "rest": ("bench_rest.py", ["--seconds", "5"]),
-    "rest-ladder": ("bench_rest_ladder.py", []),
+    "estimates-read": ("bench_estimates_read.py", []),
     "usage": ("bench_usage.py", []),
     "slack-ack": ("bench_slack_ack.py", []),
     "watcher": ("bench_watcher.py", []),

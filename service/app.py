@@ -13,8 +13,7 @@ from service.auth.cache import KeyCache
 from service.auth.last_used import LastUsed
 from service.db import ConnectionGate, create_db_engine, migrate
 from service.docs import install_docs
-from service.estimates.group_commit import EstimateWriter
-from service.estimates.router import MULTIPART_ALLOWANCE, UPLOAD_PATH, add_json_estimate_routes
+from service.estimates.router import MULTIPART_ALLOWANCE, UPLOAD_PATH
 from service.limits import ControlCharacterGuard, RequestSizeLimit
 from service.openapi import install_openapi
 from service.problems import install_problem_handlers
@@ -96,7 +95,6 @@ def create_app(settings: Settings, *, run_background: bool = True) -> FastAPI:
     app.state.connection_gate = ConnectionGate(engine)
     app.state.key_cache = KeyCache()
     app.state.last_used = LastUsed()
-    app.state.estimate_writer = EstimateWriter(engine)
     migrate(engine)
     install_problem_handlers(app)
     install_openapi(app)
@@ -108,7 +106,6 @@ def create_app(settings: Settings, *, run_background: bool = True) -> FastAPI:
         per_path={UPLOAD_PATH: settings.max_upload_bytes + MULTIPART_ALLOWANCE},
     )
     app.add_middleware(ControlCharacterGuard)  # outermost: before any route or body is read
-    add_json_estimate_routes(app.router)
     for router in _routers():
         app.include_router(router)
     return app

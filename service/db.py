@@ -16,12 +16,13 @@ from alembic.config import Config
 from pydantic_core import to_json
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, Engine, make_url
-from sqlalchemy.pool import QueuePool
 from sqlmodel import Session, create_engine
 
 log = logging.getLogger(__name__)
 _MIGRATION_LOCK_KEY = 0x7261746563617264  # "ratecard"
 _sqlite_writers: weakref.WeakKeyDictionary[Engine, threading.Lock] = weakref.WeakKeyDictionary()
+# The connection limit each engine was built with (the pool does not say it publicly).
+_connection_limits: weakref.WeakKeyDictionary[Engine, int] = weakref.WeakKeyDictionary()
 
 
 def is_sqlite(engine: Engine) -> bool:
@@ -33,12 +34,14 @@ def create_db_engine(url: str, *, connections: int | None = None) -> Engine:
     where every replica's count adds up against the server's max_connections)."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
+        limit = connections or 50
         engine = create_engine(
             url,
             connect_args={"check_same_thread": False, "timeout": 30},
             json_serializer=_json_text,
-            **_pool(connections or 50),
+            **_pool(limit),
         )
+        _connection_limits[engine] = limit
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -51,9 +54,16 @@ def create_db_engine(url: str, *, connections: int | None = None) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(
-        url, pool_pre_ping=True, json_serializer=_json_text, **_pool(connections or 20)
-    )
+    limit = connections or 20
+    engine = create_engine(url, pool_pre_ping=True, json_serializer=_json_text, **_pool(limit))
+    _connection_limits[engine] = limit
+    return engine
+
+
+def connection_limit(engine: Engine) -> int:
+    """The most connections the engine's pool opens, as create_db_engine was asked (an engine
+    built elsewhere counts as one)."""
+    return _connection_limits.get(engine, 1)
 
 
 def _pool(connections: int) -> dict[str, int]:
@@ -62,7 +72,7 @@ def _pool(connections: int) -> dict[str, int]:
 
 
 # Connections kept beside the gated requests for work that checks one out, uses it and gives it
-# back within one thread call (group commit, key checks, last_used, background threads).
+# back within one thread call (SQLite's final write, key checks, last_used, background threads).
 RESERVED_CONNECTIONS = 4
 
 
@@ -79,10 +89,7 @@ class ConnectionGate:
     """
 
     def __init__(self, engine: Engine) -> None:
-        pool = engine.pool
-        size = pool.size() if isinstance(pool, QueuePool) else 1
-        capacity = size + max(getattr(pool, "_max_overflow", 0), 0)
-        self.slots = max(1, (capacity - RESERVED_CONNECTIONS) // 2)
+        self.slots = max(1, (connection_limit(engine) - RESERVED_CONNECTIONS) // 2)
         self._semaphores: weakref.WeakKeyDictionary[
             asyncio.AbstractEventLoop, asyncio.Semaphore
         ] = weakref.WeakKeyDictionary()  # per event loop: tests run several

@@ -83,7 +83,13 @@ def get_principal(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
     # The request's own session is reused: one connection and one transaction per request.
-    principal = authenticate(session, secret=_secret(credentials))
+    secret = _secret(credentials)
+    try:
+        principal = authenticate(session, secret=secret)
+    except NotAuthenticated:
+        keys: KeyCache = request.app.state.key_cache
+        keys.forget(secret)  # revoked since key_first_route's cache let it in
+        raise
     last_used: LastUsed = request.app.state.last_used
     if last_used.due(principal.key_id):
         last_used.record(request.app.state.engine, principal.key_id)
@@ -112,9 +118,8 @@ AdminKey = Annotated[Principal, Depends(require("admin"))]
 
 @dataclass(frozen=True)
 class Caller:
-    """A key that authenticated, perhaps from the key cache: the hot estimate endpoints check
-    that it is still not revoked in the transaction that stores their row
-    (service.estimates.group_commit)."""
+    """A key that authenticated, perhaps from the key cache: a first check only (key_first_route);
+    the endpoint's own key dependency reads the api_keys table."""
 
     secret: str
     principal: Principal

@@ -1,8 +1,8 @@
 """Keys that authenticated recently, so a hot endpoint can skip the key lookup.
 
-A hit is a candidate, not a verdict: whoever uses it must check, in the transaction that makes
-the request's write, that the key is still not revoked (the group-commit writer does, for every
-key in its batch), so a key revoked on any replica, or by hand in the database, is refused.
+A hit is a candidate, not a verdict: it lets key_first_route refuse an anonymous client before
+the body is read, and the endpoint's own key dependency then reads the api_keys table, so a key
+revoked on any replica, or by hand in the database, is refused.
 Only keys that authenticated are kept, so unknown secrets cannot grow the cache.
 """
 

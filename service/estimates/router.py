@@ -2,30 +2,33 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import tempfile
-from collections.abc import AsyncIterator, Callable, Generator
+from collections.abc import AsyncIterator, Generator, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, File, Form, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Query, Request, Response, UploadFile
 from fastapi.concurrency import iterate_in_threadpool, run_in_threadpool
-from fastapi.responses import JSONResponse, StreamingResponse
-from pydantic import BaseModel
+from fastapi.responses import StreamingResponse
+from fastapi.security import HTTPAuthorizationCredentials
+from sqlmodel import Session
 
-from pricing.money import format_usd
+from service.auth.last_used import LastUsed
+from service.auth.service import Principal, authenticate
 from service.db import ConnectionGate, session_scope
 from service.deps import (
+    BearerDep,
     EngineDep,
     EstimateKey,
-    ReadKey,
     SessionDep,
     SettingsDep,
     key_first_route,
+    require_scope,
 )
-from service.errors import InvalidInput, PayloadTooLarge
-from service.estimates import service
-from service.estimates.recording import RecorderDep
-from service.estimates.route import EstimateRoute
+from service.errors import InvalidInput, NotAuthenticated, PayloadTooLarge
+from service.estimates import reads, service
 from service.estimates.schemas import (
     EstimatePage,
     EstimateSummary,
@@ -43,81 +46,90 @@ CHUNK = 1024 * 1024
 UPLOAD_PATH = "/v1/estimates/training/file"
 # What a multipart upload may carry besides the file (boundaries, part headers, form fields).
 MULTIPART_ALLOWANCE = 1024 * 1024
-# Up to this many per-example token lengths a training estimate is priced in the event loop.
-CHEAP_TOKEN_LENGTHS = 1_000
 
 
-async def training(body: TrainingRequest, recorder: RecorderDep) -> JSONResponse:
-    return await recorder.record(
-        lambda reference, name: service.training_estimate(
-            reference, request=body, requested_by=name
-        ),
-        cheap=body.token_lengths is None or len(body.token_lengths) <= CHEAP_TOKEN_LENGTHS,
-    )
+def training(body: TrainingRequest, session: SessionDep, principal: EstimateKey) -> dict[str, Any]:
+    return service.create_training_estimate(session, request=body, requested_by=principal.name)
 
 
-async def inference(body: InferenceRequest, recorder: RecorderDep) -> JSONResponse:
-    return await recorder.record(
-        lambda reference, name: service.inference_estimate(
-            reference, request=body, requested_by=name
-        )
-    )
+def inference(
+    body: InferenceRequest, session: SessionDep, principal: EstimateKey
+) -> dict[str, Any]:
+    return service.create_inference_estimate(session, request=body, requested_by=principal.name)
 
 
-def add_json_estimate_routes(app_router: APIRouter) -> None:
-    """The two JSON estimate endpoints, the busiest: on a handler specialised to their signature
-    (EstimateRoute), and on the app's own router, first, because FastAPI matches an included
-    router's routes twice per request, after those of every router included before it."""
-    routes: list[tuple[str, Callable[..., Any], type[BaseModel], str]] = [
-        (
-            "/v1/estimates/training",
-            training,
-            TrainingEstimateOut,
-            "Training cost from a token count or per-example token lengths",
-        ),
-        (
-            "/v1/estimates/inference",
-            inference,
-            InferenceEstimateOut,
-            "Inference cost per request/day/month, scenarios side by side, break-even",
-        ),
-    ]
-    for path, endpoint, response_model, summary in routes:
-        app_router.add_api_route(
-            path,
-            endpoint,
-            methods=["POST"],
-            route_class_override=EstimateRoute,
-            response_model=response_model,
-            status_code=201,
-            summary=summary,
-            tags=["estimates"],
-        )
+# A request without a valid key is 401 whatever its body, even one that is not JSON.
+router.add_api_route(
+    "/v1/estimates/training",
+    training,
+    methods=["POST"],
+    route_class_override=key_first_route("estimate"),
+    response_model=TrainingEstimateOut,
+    status_code=201,
+    summary="Training cost from a token count or per-example token lengths",
+)
+router.add_api_route(
+    "/v1/estimates/inference",
+    inference,
+    methods=["POST"],
+    route_class_override=key_first_route("estimate"),
+    response_model=InferenceEstimateOut,
+    status_code=201,
+    summary="Inference cost per request/day/month, scenarios side by side, break-even",
+)
 
 
 def spool_upload(upload: UploadFile, settings: Settings) -> Path:
-    """Copy an upload to a named file (workers reopen it by path), enforcing the size limit."""
+    """Copy an upload to a named file (workers reopen it by path)."""
     folder = settings.upload_dir or Path(tempfile.gettempdir())
     folder.mkdir(parents=True, exist_ok=True)
     fd, name = tempfile.mkstemp(prefix="ratecard-upload-", suffix=".jsonl", dir=folder)
     path = Path(name)
-    written = 0
     try:
         with os.fdopen(fd, "wb") as out:
-            while chunk := upload.file.read(CHUNK):
-                written += len(chunk)
-                if written > settings.max_upload_bytes:
-                    raise PayloadTooLarge(
-                        f"training files are limited to {settings.max_upload_bytes:,} bytes"
-                    )
-                out.write(chunk)
+            shutil.copyfileobj(upload.file, out, CHUNK)
     except BaseException:
         path.unlink(missing_ok=True)
         raise
-    if written == 0:
-        path.unlink(missing_ok=True)
-        raise InvalidInput("the uploaded training file is empty")
     return path
+
+
+def _checked_size(upload: UploadFile, settings: Settings) -> None:
+    file = upload.file
+    size = file.seek(0, os.SEEK_END)
+    file.seek(0)
+    if size > settings.max_upload_bytes:
+        raise PayloadTooLarge(f"training files are limited to {settings.max_upload_bytes:,} bytes")
+    if size == 0:
+        raise InvalidInput("the uploaded training file is empty")
+
+
+@contextmanager
+def upload_path(upload: UploadFile, settings: Settings) -> Iterator[Path]:
+    """A path to the uploaded bytes, which the tokenizer's worker processes open by name.
+
+    Starlette has already written the upload to a temporary file of its own (or holds a small
+    one in memory). Where the system names a process's open files (Linux's /proc/PID/fd), the
+    workers read that very file, so a gigabyte is written to disk once; elsewhere it is copied
+    to a named file.
+    """
+    _checked_size(upload, settings)
+    file = upload.file
+    try:
+        descriptor = file.fileno()  # a file held in memory is written out now, once
+        file.flush()
+    except (OSError, ValueError):  # io.UnsupportedOperation is both
+        descriptor = None
+    if descriptor is not None:
+        own = Path(f"/proc/{os.getpid()}/fd/{descriptor}")
+        if own.exists():
+            yield own
+            return
+    path = spool_upload(upload, settings)
+    try:
+        yield path
+    finally:
+        path.unlink(missing_ok=True)
 
 
 def training_file(
@@ -131,8 +143,7 @@ def training_file(
     n_epochs: Annotated[str, Form(pattern=r"^(auto|[1-9]|[1-4][0-9]|50)$")] = "auto",
     as_of: Annotated[IsoDate | None, Form()] = None,
 ) -> dict[str, Any]:
-    path = spool_upload(file, settings)
-    try:
+    with upload_path(file, settings) as path:
         epochs: int | Literal["auto"] = "auto" if n_epochs == "auto" else int(n_epochs)
         return service.create_file_estimate(
             session,
@@ -143,8 +154,6 @@ def training_file(
             as_of=as_of,
             requested_by=principal.name,
         )
-    finally:
-        path.unlink(missing_ok=True)
 
 
 router.add_api_route(
@@ -163,28 +172,40 @@ router.add_api_route(
 )
 
 
-def _summary(r: Any) -> EstimateSummary:
-    return EstimateSummary(
-        id=r.id,
-        kind=r.kind,
-        requested_by=r.requested_by,
-        created_at=r.created_at,
-        model=r.model,
-        as_of=r.as_of,
-        price_version=r.price_version,
-        cost_usd=format_usd(r.cost_usd),
-        inputs=r.inputs,
-        result=r.result,
-    )
-
-
 Kind = Literal["training", "inference"]
+JSON = "application/json"
+
+
+def checked_read_key(
+    session: Session, request: Request, credentials: HTTPAuthorizationCredentials | None
+) -> Principal:
+    """The caller's key, with the read scope, as the api_keys table has it now."""
+    if credentials is None or not credentials.credentials:
+        raise NotAuthenticated("missing API key: send `Authorization: Bearer rc_...`")
+    principal = authenticate(session, secret=credentials.credentials)
+    require_scope(principal, "read")
+    state = request.app.state
+    last_used: LastUsed = state.last_used
+    if last_used.due(principal.key_id):
+        last_used.record(state.engine, principal.key_id)
+    return principal
+
+
+def read_key(request: Request, credentials: BearerDep) -> Principal:
+    """checked_read_key in a session of its own, opened and closed within one worker-thread
+    call: a read endpoint then needs no request-long session, so it holds no connection while
+    it waits for a thread (what the connection gate is there to bound)."""
+    with session_scope(request.app.state.engine) as session:
+        return checked_read_key(session, request, credentials)
+
+
+OwnReadKey = Annotated[Principal, Depends(read_key)]
 
 
 @router.get("/v1/estimates", response_model=EstimatePage, summary="Stored estimates, newest first")
 def list_estimates(
-    session: SessionDep,
-    _: ReadKey,
+    engine: EngineDep,
+    _: OwnReadKey,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: Annotated[str | None, Query(max_length=40)] = None,
     kind: Kind | None = None,
@@ -192,18 +213,19 @@ def list_estimates(
     requested_by: Annotated[str | None, Query(max_length=100)] = None,
     created_from: IsoDate | None = None,
     created_to: IsoDate | None = None,
-) -> EstimatePage:
-    rows, next_cursor = service.list_estimates(
-        session,
-        limit=limit,
-        cursor=cursor,
-        kind=kind,
-        model=model,
-        requested_by=requested_by,
-        created_from=created_from,
-        created_to=created_to,
-    )
-    return EstimatePage(items=[_summary(r) for r in rows], next_cursor=next_cursor)
+) -> Response:
+    with engine.connect() as connection:
+        page = reads.estimates_page_json(
+            connection,
+            limit=limit,
+            cursor=cursor,
+            kind=kind,
+            model=model,
+            requested_by=requested_by,
+            created_from=created_from,
+            created_to=created_to,
+        )
+    return Response(page, media_type=JSON)
 
 
 @router.get(
@@ -215,18 +237,19 @@ def list_estimates(
 def estimates_csv(
     request: Request,
     engine: EngineDep,
-    _: ReadKey,
+    _: OwnReadKey,
     kind: Kind | None = None,
     model: Annotated[str | None, Query(max_length=200)] = None,
     requested_by: Annotated[str | None, Query(max_length=100)] = None,
     created_from: IsoDate | None = None,
     created_to: IsoDate | None = None,
 ) -> StreamingResponse:
-    def rows() -> Generator[str]:
-        # Its own session: the request's is committed and closed before the body streams.
-        with session_scope(engine) as session:
-            yield from service.estimates_csv(
-                session,
+    def chunks() -> Generator[str]:
+        # Its own connection: the request's session is committed and closed before the body
+        # streams.
+        with engine.connect() as connection:
+            yield from reads.estimates_csv(
+                connection,
                 kind=kind,
                 model=model,
                 requested_by=requested_by,
@@ -235,24 +258,29 @@ def estimates_csv(
             )
 
     return StreamingResponse(
-        gated(rows(), request.app.state.connection_gate),
+        gated(chunks(), request.app.state.connection_gate),
         media_type="text/csv",
         headers={"Content-Disposition": 'attachment; filename="estimates.csv"'},
     )
 
 
-async def gated(rows: Generator[str], gate: ConnectionGate) -> AsyncIterator[str]:
+async def gated(chunks: Generator[str], gate: ConnectionGate) -> AsyncIterator[str]:
     """A sync stream that holds a connection across threadpool calls, inside the gate."""
     async with gate:
         try:
-            async for chunk in iterate_in_threadpool(rows):
+            async for chunk in iterate_in_threadpool(chunks):
                 yield chunk
         finally:
-            await run_in_threadpool(rows.close)  # a client gone mid-stream: release the session
+            await run_in_threadpool(chunks.close)  # a client gone mid-stream: release it
 
 
 @router.get(
     "/v1/estimates/{estimate_id}", response_model=EstimateSummary, summary="One stored estimate"
 )
-def get_estimate(estimate_id: str, session: SessionDep, _: ReadKey) -> EstimateSummary:
-    return _summary(service.get_estimate(session, estimate_id=estimate_id))
+def get_estimate(estimate_id: str, request: Request, credentials: BearerDep) -> Response:
+    # The key is checked in this same worker-thread call (the id needs no validation that could
+    # come first): one thread hop per request.
+    with session_scope(request.app.state.engine) as session:
+        checked_read_key(session, request, credentials)
+        body = reads.estimate_json(session.connection(), estimate_id=estimate_id)
+    return Response(body, media_type=JSON)

@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
 import secrets
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import bindparam
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from pricing.catalogue import Catalogue
 from pricing.estimate import (
@@ -37,7 +31,7 @@ from pricing.serialize import (
     training_to_dict,
 )
 from service.db import final_write
-from service.errors import InvalidInput, NotFound
+from service.errors import InvalidInput
 from service.estimates.models import EstimateRecord
 from service.estimates.schemas import InferenceRequest, TrainingRequest
 from service.prices.service import Reference, catalogue_for, load_reference
@@ -60,15 +54,7 @@ def _new_id() -> str:
     return "est_" + secrets.token_hex(8)
 
 
-# Every estimate request runs this: a plain table INSERT built once (nothing reads the row back
-# in the request, so the ORM's unit of work would be pure overhead).
-_ESTIMATES = EstimateRecord.__table__  # type: ignore[attr-defined]
-_INSERT_ESTIMATE = _ESTIMATES.insert()
-_INSERT_UNLESS_STORED = {
-    "postgresql": postgresql.insert(_ESTIMATES).on_conflict_do_nothing(index_elements=["id"]),
-    "sqlite": sqlite.insert(_ESTIMATES).on_conflict_do_nothing(index_elements=["id"]),
-}
-_STORED_RESULT = select(col(EstimateRecord.result)).where(col(EstimateRecord.id) == bindparam("id"))
+_INSERT_ESTIMATE = EstimateRecord.__table__.insert()  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -77,16 +63,9 @@ class NewEstimate:
 
     result: dict[str, Any]
     row: dict[str, Any]
-    reference_revision: int
-
-    def with_id(self, estimate_id: str) -> NewEstimate:
-        result = {**self.result, "id": estimate_id}
-        row = {**self.row, "id": estimate_id, "result": result}
-        return NewEstimate(result, row, self.reference_revision)
 
 
 def _new_estimate(
-    reference: Reference,
     *,
     kind: str,
     requested_by: str,
@@ -109,58 +88,26 @@ def _new_estimate(
         "inputs": inputs,
         "result": result,
     }
-    return NewEstimate(result, row, reference.revision)
-
-
-def store_estimates(connection: Connection, rows: list[dict[str, Any]]) -> None:
-    """INSERT estimate rows: one statement for many."""
-    connection.execute(_INSERT_ESTIMATE, rows)
-
-
-def log_stored(rows: list[dict[str, Any]]) -> None:
-    for row in rows:
-        log.info(
-            "estimate %s (%s, %s) by %s: $%s",
-            row["id"],
-            row["kind"],
-            row["model"],
-            row["requested_by"],
-            format_usd(row["cost_usd"]),
-        )
+    return NewEstimate(result, row)
 
 
 def store(session: Session, new: NewEstimate) -> dict[str, Any]:
+    """Store the estimate; the caller's transaction commits it before the answer goes out."""
     with final_write(session) as connection:
-        store_estimates(connection, [new.row])
-    log_stored([new.row])
-    return new.result
-
-
-def stored_result(session: Session, estimate_id: str) -> dict[str, Any] | None:
-    """The response an estimate was stored with, if it is stored."""
-    stored = session.execute(_STORED_RESULT, {"id": estimate_id}).scalar_one_or_none()
-    return None if stored is None else dict(stored)
-
-
-def store_once(session: Session, new: NewEstimate) -> dict[str, Any]:
-    """Store the estimate unless one with its id is stored already; returns the stored one's
-    result either way. On PostgreSQL an insert that meets a conflicting row of a transaction
-    still in flight waits for that transaction's outcome."""
-    with final_write(session) as connection:
-        insert = _INSERT_UNLESS_STORED[connection.dialect.name]
-        if connection.execute(insert, new.row).rowcount == 1:
-            stored = None
-        else:
-            stored = connection.execute(_STORED_RESULT, {"id": new.row["id"]}).scalar_one()
-    if stored is not None:
-        log.info("estimate %s was stored already: not storing it twice", new.row["id"])
-        return dict(stored)
-    log_stored([new.row])
+        connection.execute(_INSERT_ESTIMATE, new.row)
+    row = new.row
+    log.info(
+        "estimate %s (%s, %s) by %s: $%s",
+        row["id"],
+        row["kind"],
+        row["model"],
+        row["requested_by"],
+        format_usd(row["cost_usd"]),
+    )
     return new.result
 
 
 def _new_training(
-    reference: Reference,
     *,
     estimate: TrainingEstimate,
     requested_by: str,
@@ -168,7 +115,6 @@ def _new_training(
     result: dict[str, Any],
 ) -> NewEstimate:
     return _new_estimate(
-        reference,
         kind="training",
         requested_by=requested_by,
         model=estimate.model,
@@ -223,9 +169,21 @@ def training_estimate(
     inputs = request.model_dump(mode="json", exclude={"token_lengths"})
     if request.token_lengths is not None:
         inputs["n_token_lengths"] = len(request.token_lengths)
-    return _new_training(
-        reference, estimate=estimate, requested_by=requested_by, inputs=inputs, result=result
-    )
+    return _new_training(estimate=estimate, requested_by=requested_by, inputs=inputs, result=result)
+
+
+def create_training_estimate(
+    session: Session, *, request: TrainingRequest, requested_by: str
+) -> dict[str, Any]:
+    new = training_estimate(load_reference(session), request=request, requested_by=requested_by)
+    return store(session, new)
+
+
+def create_inference_estimate(
+    session: Session, *, request: InferenceRequest, requested_by: str
+) -> dict[str, Any]:
+    new = inference_estimate(load_reference(session), request=request, requested_by=requested_by)
+    return store(session, new)
 
 
 def analyse_file(*, catalogue: Catalogue, path: Path, model: str, as_of: date | None) -> Any:
@@ -297,9 +255,7 @@ def create_file_estimate(
     }
     return store(
         session,
-        _new_training(
-            reference, estimate=estimate, requested_by=requested_by, inputs=inputs, result=result
-        ),
+        _new_training(estimate=estimate, requested_by=requested_by, inputs=inputs, result=result),
     )
 
 
@@ -389,7 +345,6 @@ def inference_estimate(
         "break_even": [break_even_to_dict(b) for b in comparison.break_even],
     }
     return _new_estimate(
-        reference,
         kind="inference",
         requested_by=requested_by,
         model=first.model,
@@ -399,119 +354,3 @@ def inference_estimate(
         inputs=request.model_dump(mode="json"),
         result=result,
     )
-
-
-def get_estimate(session: Session, *, estimate_id: str) -> EstimateRecord:
-    record = session.get(EstimateRecord, estimate_id)
-    if record is None:
-        raise NotFound(f"no estimate {estimate_id}")
-    return record
-
-
-def list_estimates(
-    session: Session,
-    *,
-    limit: int = 50,
-    cursor: str | None = None,
-    kind: str | None = None,
-    model: str | None = None,
-    requested_by: str | None = None,
-    created_from: date | None = None,
-    created_to: date | None = None,
-) -> tuple[list[EstimateRecord], str | None]:
-    query = select(EstimateRecord)
-    if kind:
-        query = query.where(EstimateRecord.kind == kind)
-    if model:
-        query = query.where(EstimateRecord.model == model)
-    if requested_by:
-        query = query.where(EstimateRecord.requested_by == requested_by)
-    if created_from:
-        query = query.where(
-            col(EstimateRecord.created_at)
-            >= datetime.combine(created_from, datetime.min.time(), UTC)
-        )
-    if created_to:
-        query = query.where(
-            col(EstimateRecord.created_at) < datetime.combine(created_to, datetime.max.time(), UTC)
-        )
-    if cursor:
-        anchor = session.get(EstimateRecord, cursor)
-        if anchor is None:
-            raise InvalidInput(f"unknown cursor {cursor!r}")
-        query = query.where(
-            (col(EstimateRecord.created_at) < anchor.created_at)
-            | (
-                (col(EstimateRecord.created_at) == anchor.created_at)
-                & (col(EstimateRecord.id) < anchor.id)
-            )
-        )
-    rows = list(
-        session.exec(
-            query.order_by(
-                col(EstimateRecord.created_at).desc(), col(EstimateRecord.id).desc()
-            ).limit(limit + 1)
-        ).all()
-    )
-    next_cursor = rows[limit - 1].id if len(rows) > limit else None
-    return rows[:limit], next_cursor
-
-
-CSV_COLUMNS = [
-    "id",
-    "kind",
-    "created_at",
-    "requested_by",
-    "model",
-    "as_of",
-    "price_version",
-    "cost_usd",
-    "billing_tokens",
-    "n_epochs",
-    "charged_tokens",
-    "cost_per_request_usd",
-    "cost_per_month_usd",
-]
-
-
-def _cell(value: object) -> str:
-    # Spreadsheet apps execute cells that start with these characters (CSV injection).
-    text = str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
-def estimates_csv(session: Session, **filters: Any) -> Iterator[str]:
-    """CSV rows for finance, streamed page by page so exports of any size use bounded memory."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(CSV_COLUMNS)
-    cursor: str | None = None
-    while True:
-        yield buffer.getvalue()
-        buffer.seek(0)
-        buffer.truncate()
-        rows, cursor = list_estimates(session, limit=500, cursor=cursor, **filters)
-        for r in rows:
-            writer.writerow(
-                [
-                    _cell(v)
-                    for v in [
-                        r.id,
-                        r.kind,
-                        r.created_at.isoformat(),
-                        r.requested_by,
-                        r.model,
-                        r.as_of.isoformat(),
-                        r.price_version,
-                        format_usd(r.cost_usd),
-                        r.result.get("billing_tokens", ""),
-                        r.result.get("n_epochs", ""),
-                        r.result.get("charged_tokens", ""),
-                        r.result.get("cost_per_request_usd", ""),
-                        r.result.get("cost_per_month_usd", ""),
-                    ]
-                ]
-            )
-        if cursor is None:
-            yield buffer.getvalue()
-            return

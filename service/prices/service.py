@@ -100,15 +100,6 @@ def load_reference(session: Session) -> Reference:
         return reference
 
 
-def cached_reference(engine: Engine) -> Reference | None:
-    """What load_reference last returned for this database, without reading anything.
-
-    It may be behind another replica's publish: whoever prices with it must check its revision
-    in the transaction that stores the result (service.estimates.group_commit does).
-    """
-    return _cache.get(engine)
-
-
 def _read_reference(session: Session, revision: int) -> Reference:
     book = load_builtin_price_book()
     catalogue = load_catalogue()

@@ -2,6 +2,7 @@ import asyncio
 import csv
 import io
 import json
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -368,3 +369,28 @@ def test_file__the_key_is_checked_before_the_upload_is_read(database_url, tmp_pa
     assert answer[0]["status"] == status
     assert b"application/problem+json" in dict(answer[0]["headers"])[b"content-type"]
     assert chunks_read == 0
+
+
+@pytest.mark.parametrize("copies", [1, 400], ids=["held-in-memory", "spooled-to-disk"])
+def test_file__an_upload_is_counted_from_the_file_starlette_wrote_not_a_copy(
+    api, monkeypatch, copies
+):
+    # 400 copies of the sample are about 3.6 MB: more than Starlette keeps in memory.
+    copied: list[str] = []
+    real_mkstemp = tempfile.mkstemp
+
+    def recording_mkstemp(*args, **kwargs):
+        made = real_mkstemp(*args, **kwargs)
+        copied.append(made[1])
+        return made
+
+    monkeypatch.setattr(tempfile, "mkstemp", recording_mkstemp)
+    r = api.admin.post(
+        "/v1/estimates/training/file",
+        files={"file": ("toy.jsonl", TOY.read_bytes() * copies, "application/jsonl")},
+        data={"model": "gpt-3.5-turbo-0613", "as_of": "2023-09-01"},
+    )
+    assert r.status_code == 201, r.text
+    assert r.json()["n_examples"] == 5 * copies
+    assert r.json()["dataset"]["total_tokens"] == (45 + 111 + 26 + 28 + 8032) * copies
+    assert copied == []

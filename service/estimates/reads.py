@@ -1,0 +1,201 @@
+"""Reading stored estimates back: one, a page, or every one as CSV for finance.
+
+Finance tooling reads many rows, so these read columns (not ORM objects) and pass the stored JSON
+documents (`inputs`, `result`) through as the text the database holds instead of parsing each
+one into Python objects only to encode it again.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from typing import Any
+
+from pydantic_core import to_json
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    String,
+    Text,
+    and_,
+    bindparam,
+    cast,
+    or_,
+    select,
+    type_coerce,
+)
+from sqlalchemy.engine import Connection, Row
+
+from service.errors import InvalidInput, NotFound
+from service.estimates.models import EstimateRecord
+
+_T = EstimateRecord.__table__.c  # type: ignore[attr-defined]
+# Stored as its canonical decimal string (service.types.Money): read as it is.
+_COST_TEXT = type_coerce(_T.cost_usd, String).label("cost_usd")
+_SUMMARY_COLUMNS = (
+    _T.id,
+    _T.kind,
+    _T.requested_by,
+    _T.created_at,
+    _T.model,
+    _T.as_of,
+    _T.price_version,
+    _COST_TEXT,
+    cast(_T.inputs, Text).label("inputs"),
+    cast(_T.result, Text).label("result"),
+)
+_MIDNIGHT = datetime.min.time()
+_NEWEST_FIRST = (_T.created_at.desc(), _T.id.desc())
+
+
+_HEAD_FIELDS = tuple(column.name for column in _SUMMARY_COLUMNS[:8])
+
+
+def _summary_json(row: Row[Any]) -> bytes:
+    """One estimate as EstimateSummary documents it, its stored JSON documents spliced in."""
+    head = to_json(dict(zip(_HEAD_FIELDS, row[:8], strict=True)))
+    return b"".join(
+        (head[:-1], b',"inputs":', row.inputs.encode(), b',"result":', row.result.encode(), b"}")
+    )
+
+
+_ONE = select(*_SUMMARY_COLUMNS).where(_T.id == bindparam("id"))
+
+
+def estimate_json(connection: Connection, *, estimate_id: str) -> bytes:
+    row = connection.execute(_ONE, {"id": estimate_id}).first()
+    if row is None:
+        raise NotFound(f"no estimate {estimate_id}")
+    return _summary_json(row)
+
+
+def _filtered(
+    query: Select[Any],
+    *,
+    kind: str | None = None,
+    model: str | None = None,
+    requested_by: str | None = None,
+    created_from: date | None = None,
+    created_to: date | None = None,
+) -> Select[Any]:
+    if kind:
+        query = query.where(_T.kind == kind)
+    if model:
+        query = query.where(_T.model == model)
+    if requested_by:
+        query = query.where(_T.requested_by == requested_by)
+    if created_from:
+        query = query.where(
+            _T.created_at >= datetime.combine(created_from, datetime.min.time(), UTC)
+        )
+    if created_to:
+        query = query.where(_T.created_at < datetime.combine(created_to, datetime.max.time(), UTC))
+    return query
+
+
+def estimates_page_json(
+    connection: Connection, *, limit: int = 50, cursor: str | None = None, **filters: Any
+) -> bytes:
+    """A page of estimates, newest first, as EstimatePage documents it."""
+    query = _filtered(select(*_SUMMARY_COLUMNS), **filters)
+    if cursor:
+        anchor = connection.execute(select(_T.created_at).where(_T.id == cursor)).first()
+        if anchor is None:
+            raise InvalidInput(f"unknown cursor {cursor!r}")
+        query = query.where(
+            or_(
+                _T.created_at < anchor.created_at,
+                and_(_T.created_at == anchor.created_at, _T.id < cursor),
+            )
+        )
+    rows = connection.execute(query.order_by(*_NEWEST_FIRST).limit(limit + 1)).all()
+    next_cursor = rows[limit - 1].id if len(rows) > limit else None
+    items = b",".join(_summary_json(row) for row in rows[:limit])
+    return b'{"items":[' + items + b'],"next_cursor":' + to_json(next_cursor) + b"}"
+
+
+CSV_COLUMNS = [
+    "id",
+    "kind",
+    "created_at",
+    "requested_by",
+    "model",
+    "as_of",
+    "price_version",
+    "cost_usd",
+    "billing_tokens",
+    "n_epochs",
+    "charged_tokens",
+    "cost_per_request_usd",
+    "cost_per_month_usd",
+]
+# Fields of the stored result, read by the database (absent ones are NULL, written empty).
+_RESULT_FIELDS = CSV_COLUMNS[8:]
+# Spreadsheet apps execute cells that start with these characters (CSV injection).
+_FORMULA_STARTS = frozenset("=+-@\t\r")
+ROWS_PER_CHUNK = 1000
+
+
+def _csv_query(dialect: str) -> Select[Any]:
+    # Times and dates as text where the database stores them as text (SQLite): parsing a
+    # million of them into objects only to format them back was most of an export's cost.
+    created: ColumnElement[Any]
+    as_of: ColumnElement[Any]
+    if dialect == "sqlite":
+        created, as_of = type_coerce(_T.created_at, String), type_coerce(_T.as_of, String)
+    else:
+        created, as_of = _T.created_at, cast(_T.as_of, Text)
+    return select(
+        _T.id,
+        _T.kind,
+        created,
+        _T.requested_by,
+        _T.model,
+        as_of,
+        _T.price_version,
+        _COST_TEXT,
+        *(_T.result[name].as_string() for name in _RESULT_FIELDS),
+    )
+
+
+def _sqlite_created(stored: str) -> str:
+    """SQLite's stored UTC time ('2026-01-02 03:04:05.000067') as datetime.isoformat() gives it
+    for the aware UTC datetime ('2026-01-02T03:04:05.000067+00:00', no fraction when zero)."""
+    time = stored[11:19] if stored.endswith(".000000") else stored[11:]
+    return f"{stored[:10]}T{time}+00:00"
+
+
+def _created(value: datetime) -> str:
+    return value.isoformat()
+
+
+def _text(value: object) -> str:
+    text = "" if value is None else value if isinstance(value, str) else str(value)
+    return "'" + text if text[:1] in _FORMULA_STARTS else text
+
+
+def estimates_csv(connection: Connection, **filters: Any) -> Iterator[str]:
+    """CSV text for finance, newest first, a chunk of rows at a time: one query streamed from
+    the database (a server-side cursor on PostgreSQL), so memory stays flat at any size."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(CSV_COLUMNS)
+    yield buffer.getvalue()  # the client sees the export start before the query runs
+    dialect = connection.dialect.name
+    created: Any = _sqlite_created if dialect == "sqlite" else _created
+    query = _filtered(_csv_query(dialect), **filters).order_by(*_NEWEST_FIRST)
+    result = connection.execution_options(yield_per=ROWS_PER_CHUNK).execute(query)
+    for rows in result.partitions():
+        buffer.seek(0)
+        buffer.truncate()
+        # Cells that people or publishers name are defused; the rest cannot start with a
+        # formula character (generated ids, kinds, ISO times and dates, non-negative amounts
+        # and counts) and go as they are: the csv module writes None (a field the result
+        # lacks) as an empty cell.
+        writer.writerows(
+            (i, kind, created(at), _text(by), _text(model), as_of, _text(version), *rest)
+            for i, kind, at, by, model, as_of, version, *rest in rows
+        )
+        yield buffer.getvalue()

@@ -1,0 +1,169 @@
+"""Reading stored estimates: one, a page and the CSV export say exactly what was stored."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from pricing.money import format_usd
+from service.auth.service import create_key
+from service.db import session_scope
+from service.estimates.models import EstimateRecord
+from service.estimates.reads import ROWS_PER_CHUNK, estimates_csv
+from service.estimates.schemas import EstimatePage, EstimateSummary
+from tests.service.conftest import client_for
+
+SEED = {"model": "gpt-3.5-turbo", "tokens": 100_000, "n_epochs": 3, "as_of": "2023-09-01"}
+INFERENCE = {
+    "model": "gpt-3.5-turbo",
+    "as_of": "2024-01-01",
+    "workload": {"prompt_tokens": 900, "completion_tokens": 90, "requests_per_day": 50},
+    "scenarios": [{"model": "gpt-4", "name": "big"}],
+}
+
+
+def _store_two(api: Any, client: Any) -> list[dict[str, Any]]:
+    training = client.post("/v1/estimates/training", json=SEED)
+    inference = client.post("/v1/estimates/inference", json=INFERENCE)
+    assert training.status_code == inference.status_code == 201
+    return [training.json(), inference.json()]
+
+
+def test_get__one_estimate_is_exactly_its_documented_summary(api):
+    for posted in _store_two(api, api.admin):
+        r = api.admin.get(f"/v1/estimates/{posted['id']}")
+        assert r.status_code == 200 and r.headers["content-type"] == "application/json"
+        one = r.json()
+        assert EstimateSummary.model_validate(one).model_dump(mode="json") == one
+        assert one["result"] == posted
+        assert one["requested_by"] == "admin"
+        assert one["created_at"].endswith("Z")
+        assert Decimal(one["cost_usd"]) > 0
+
+
+def test_list__a_page_carries_the_same_summaries_as_reading_each(api):
+    posted = _store_two(api, api.admin)
+    r = api.admin.get("/v1/estimates", params={"limit": 1})
+    page = r.json()
+    assert EstimatePage.model_validate(page).model_dump(mode="json") == page
+    assert [i["id"] for i in page["items"]] == [posted[1]["id"]]  # newest first
+    rest = api.admin.get("/v1/estimates", params={"limit": 5, "cursor": page["next_cursor"]})
+    assert rest.json()["next_cursor"] is None
+    for item in page["items"] + rest.json()["items"]:
+        assert item == api.admin.get(f"/v1/estimates/{item['id']}").json()
+
+
+def test_list__an_unknown_cursor_is_422(api):
+    r = api.admin.get("/v1/estimates", params={"cursor": "est_nope"})
+    assert r.status_code == 422
+    assert r.headers["content-type"].startswith("application/problem+json")
+
+
+def _cell(value: object) -> str:
+    text = str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def _expected_csv(items: list[dict[str, Any]]) -> str:
+    """The export as finance has always received it, built from the JSON summaries."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(
+        [
+            "id",
+            "kind",
+            "created_at",
+            "requested_by",
+            "model",
+            "as_of",
+            "price_version",
+            "cost_usd",
+            "billing_tokens",
+            "n_epochs",
+            "charged_tokens",
+            "cost_per_request_usd",
+            "cost_per_month_usd",
+        ]
+    )
+    for i in items:
+        created = datetime.fromisoformat(i["created_at"]).astimezone(UTC).isoformat()
+        result = i["result"]
+        writer.writerow(
+            _cell(v)
+            for v in [
+                i["id"],
+                i["kind"],
+                created,
+                i["requested_by"],
+                i["model"],
+                i["as_of"],
+                i["price_version"],
+                format_usd(Decimal(i["cost_usd"])),
+                *(
+                    result.get(k, "")
+                    for k in (
+                        "billing_tokens",
+                        "n_epochs",
+                        "charged_tokens",
+                        "cost_per_request_usd",
+                        "cost_per_month_usd",
+                    )
+                ),
+            ]
+        )
+    return buffer.getvalue()
+
+
+def test_csv__rows_are_the_stored_estimates_with_formula_cells_defused(api):
+    with session_scope(api.app.state.engine) as session:
+        _, secret = create_key(session, name='=HYPERLINK("x"),team', scopes=["estimate"])
+    with client_for(api.app, secret) as formula:
+        _store_two(api, formula)
+    _store_two(api, api.admin)
+    items = api.admin.get("/v1/estimates", params={"limit": 10}).json()["items"]
+    r = api.client_with("read", name="finance").get("/v1/estimates.csv")
+    assert r.status_code == 200
+    assert r.text == _expected_csv(items)
+    assert "'=HYPERLINK" in r.text
+
+
+def test_csv__filters_apply_to_the_export(api):
+    _store_two(api, api.admin)
+    r = api.admin.get("/v1/estimates.csv", params={"kind": "inference"})
+    rows = list(csv.DictReader(io.StringIO(r.text)))
+    assert [row["kind"] for row in rows] == ["inference"]
+    assert rows[0]["billing_tokens"] == "" and rows[0]["cost_per_month_usd"] != ""
+    later = (datetime.now(UTC) + timedelta(days=2)).date().isoformat()
+    r = api.admin.get("/v1/estimates.csv", params={"created_from": later})
+    assert r.text.count("\n") == 1  # the header only
+
+
+def test_csv__the_header_comes_first_then_rows_a_chunk_at_a_time(api):
+    engine = api.app.state.engine
+    template = _store_two(api, api.admin)[0]
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    rows = [
+        {
+            "id": f"est_{i:016x}",
+            "kind": "training",
+            "requested_by": "admin",
+            "created_at": start + timedelta(seconds=i),
+            "model": template["model"],
+            "as_of": start.date(),
+            "price_version": template["price_version"],
+            "cost_usd": Decimal(template["cost_usd"]),
+            "inputs": {},
+            "result": {**template, "id": f"est_{i:016x}"},
+        }
+        for i in range(2 * ROWS_PER_CHUNK + 5)
+    ]
+    with engine.begin() as connection:
+        connection.execute(EstimateRecord.__table__.insert(), rows)
+    with engine.connect() as connection:
+        chunks = list(estimates_csv(connection))
+    assert chunks[0].count("\n") == 1 and chunks[0].startswith("id,kind,")
+    assert [c.count("\n") for c in chunks[1:]] == [ROWS_PER_CHUNK, ROWS_PER_CHUNK, 7]
+    assert chunks[-1].splitlines()[-1].startswith(f"est_{0:016x},")  # newest first: oldest last
