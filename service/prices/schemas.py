@@ -84,6 +84,17 @@ class CatalogueEntryIn(BaseModel):
     )
     released: IsoDate
     notes: str = Field("", max_length=500)
+    long_context_threshold: int | None = Field(
+        None,
+        gt=0,
+        description="a prompt over this many tokens bills the whole request at the "
+        "long-context prices",
+    )
+    fine_tuning_methods: list[Literal["supervised", "preference", "reinforcement"]] | None = Field(
+        None,
+        description="methods OpenAI offers for it; omitted, a training_example_limit means "
+        "supervised",
+    )
 
 
 class ShutdownNoticeIn(BaseModel):

@@ -124,3 +124,48 @@ def test_models__a_notice_for_an_unknown_model_is_refused_and_nothing_is_kept(ap
     assert "gpt-9" in r.json()["detail"]
     versions = [v["version"] for v in api.admin.get("/v1/prices/versions").json()["versions"]]
     assert "2026-12-20" not in versions
+
+
+def test_models__a_published_model_carries_its_long_context_step_and_methods(api):
+    body = {
+        "version": "2026-12-21",
+        "effective_date": "2026-12-21",
+        "source": "https://example.invalid/gpt-6.3",
+        "new_models": [
+            {
+                "id": "gpt-6.3-luna-2026-12-21",
+                "family": "gpt-6.3-luna",
+                "context_window": 1050000,
+                "encoding": "o200k_base",
+                "released": "2026-12-21",
+                "long_context_threshold": 272000,
+            }
+        ],
+        "models": {
+            "gpt-6.3-luna-2026-12-21": {
+                "usd_per_1m_input_tokens": "0.08",
+                "usd_per_1m_output_tokens": "0.40",
+                "usd_per_1m_long_context_input_tokens": "0.16",
+                "usd_per_1m_long_context_output_tokens": "0.60",
+            }
+        },
+    }
+    r = api.admin.post("/v1/prices/versions", json=body)
+    assert r.status_code == 201, r.text
+    [model] = models(api, as_of="2026-12-21", name="gpt-6.3-luna-2026-12-21")["models"]
+    assert (model["long_context_threshold"], model["fine_tuning"]) == (272000, [])
+    r = api.admin.post(
+        "/v1/estimates/inference",
+        json={
+            "model": "gpt-6.3-luna-2026-12-21",
+            "workload": {
+                "prompt_tokens": 300_000,
+                "completion_tokens": 1000,
+                "requests_per_day": 1,
+            },
+            "as_of": "2026-12-21",
+        },
+    )
+    assert r.status_code in (200, 201), r.text
+    # Over the threshold the whole request bills at the long-context step: 300,000 x 0.16 + 1,000 x 0.60.
+    assert r.json()["scenarios"][0]["cost_per_request_usd"] == "0.0486"
