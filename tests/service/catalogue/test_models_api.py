@@ -167,5 +167,6 @@ def test_models__a_published_model_carries_its_long_context_step_and_methods(api
         },
     )
     assert r.status_code in (200, 201), r.text
-    # Over the threshold the whole request bills at the long-context step: 300,000 x 0.16 + 1,000 x 0.60.
+    # Over the threshold the whole request bills at the long-context step:
+    # 300,000 x 0.16 + 1,000 x 0.60.
     assert r.json()["scenarios"][0]["cost_per_request_usd"] == "0.0486"
