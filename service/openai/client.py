@@ -20,32 +20,25 @@ Failure policy (see :mod:`service.openai.errors`):
 from __future__ import annotations
 
 import contextlib
-import email.utils
 import json
 import logging
 import os
 import random
 import secrets
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self, TypeVar
-from urllib.parse import quote
 
 import anyio
 import httpx
 from pydantic import BaseModel, ValidationError
 
 from service.openai.errors import (
-    OpenAIAPIError,
-    OpenAIAuthError,
     OpenAICreateOutcomeUnknown,
     OpenAIError,
-    OpenAINotFound,
     OpenAIProtocolError,
     OpenAIQuotaExceeded,
-    OpenAIRequestRejected,
     OpenAIUnavailable,
 )
 from service.openai.models import (
@@ -54,32 +47,26 @@ from service.openai.models import (
     FineTuningJobPage,
     OpenAIFile,
 )
+from service.openai.responses import (
+    QUOTA_ERROR_CODES,
+    error_from_response,
+    is_quota_error,
+    metadata_of,
+    rejection,
+    retry_after_seconds,
+    segment,
+    snippet,
+)
 
 __all__ = ["QUOTA_ERROR_CODES", "OpenAIClient"]
 
 logger = logging.getLogger(__name__)
 
-# Codes (or types) that mean "no money left / spend limit hit". OpenAI sends
-# insufficient_quota as a 429, which looks like a rate limit but never clears by waiting.
-QUOTA_ERROR_CODES: frozenset[str] = frozenset(
-    {
-        "insufficient_quota",
-        "billing_hard_limit_reached",
-        "billing_not_active",
-        "spend_limit_reached",
-        "hard_limit_reached",
-    }
-)
-
 # 408 (request timeout) and 409 (lock conflict) are what OpenAI's own SDKs retry besides
 # 429 and 5xx; both mean the request was not processed.
 _RETRYABLE_STATUSES = frozenset({408, 409, 429})
 _MAX_BACKOFF_SECONDS = 30.0
-# A server hint longer than this is ignored in favour of our own backoff, so a bogus header
-# cannot park a worker for an hour.
-_MAX_RETRY_AFTER_SECONDS = 60.0
 _DOWNLOAD_CHUNK_BYTES = 64 * 1024
-_ERROR_SNIPPET_CHARS = 500
 
 _T = TypeVar("_T")
 _ModelT = TypeVar("_ModelT", bound=BaseModel)
@@ -164,7 +151,7 @@ class OpenAIClient:
 
     async def retrieve_file(self, file_id: str) -> OpenAIFile:
         """``GET /files/{file_id}``: the file's metadata."""
-        return await self._get_model("GET", f"files/{_segment(file_id)}", OpenAIFile)
+        return await self._get_model("GET", f"files/{segment(file_id)}", OpenAIFile)
 
     async def download_file(self, file_id: str, dest: Path) -> int:
         """Stream ``GET /files/{file_id}/content`` into ``dest``; returns the bytes written.
@@ -188,7 +175,7 @@ class OpenAIClient:
 
         try:
             written = await self._call(
-                "GET", f"files/{_segment(file_id)}/content", consume=write_body
+                "GET", f"files/{segment(file_id)}/content", consume=write_body
             )
             os.replace(partial, dest)
         finally:
@@ -247,7 +234,7 @@ class OpenAIClient:
 
     async def retrieve_job(self, job_id: str) -> FineTuningJob:
         """``GET /fine_tuning/jobs/{job_id}``."""
-        return await self._get_model("GET", f"fine_tuning/jobs/{_segment(job_id)}", FineTuningJob)
+        return await self._get_model("GET", f"fine_tuning/jobs/{segment(job_id)}", FineTuningJob)
 
     async def list_jobs(
         self,
@@ -296,7 +283,7 @@ class OpenAIClient:
             params["after"] = after
         return await self._get_model(
             "GET",
-            f"fine_tuning/jobs/{_segment(job_id)}/events",
+            f"fine_tuning/jobs/{segment(job_id)}/events",
             FineTuningJobEventPage,
             params=params,
         )
@@ -308,7 +295,7 @@ class OpenAIClient:
         creates anything), so it is retried like a read.
         """
         return await self._get_model(
-            "POST", f"fine_tuning/jobs/{_segment(job_id)}/cancel", FineTuningJob
+            "POST", f"fine_tuning/jobs/{segment(job_id)}/cancel", FineTuningJob
         )
 
     # ------------------------------------------------------------------ plumbing
@@ -333,7 +320,7 @@ class OpenAIClient:
             payload = json.loads(body)
         except ValueError as exc:
             raise OpenAIProtocolError(
-                f"{method} /{path}: response is not JSON: {_snippet(body)!r}"
+                f"{method} /{path}: response is not JSON: {snippet(body)!r}"
             ) from exc
         try:
             return model.model_validate(payload)
@@ -375,7 +362,7 @@ class OpenAIClient:
                     raise OpenAICreateOutcomeUnknown(
                         f"create_job: {reason} after the request may have been sent; "
                         "the job may exist, reconcile by listing jobs with its metadata",
-                        metadata=_metadata_of(json_body),
+                        metadata=metadata_of(json_body),
                     ) from exc
                 if attempt >= self._max_retries:
                     raise OpenAIUnavailable(
@@ -389,20 +376,20 @@ class OpenAIClient:
                 # Invalid URL, unsupported scheme...: configuration errors, not transient.
                 raise OpenAIError(f"{method} /{path}: {type(exc).__name__}: {exc}") from exc
             else:
-                error = _error_from_response(response)
+                error = error_from_response(response)
                 status = response.status_code
-                if _is_quota_error(error):
+                if is_quota_error(error):
                     raise OpenAIQuotaExceeded(error.message, **error.fields())
                 retryable = status in _RETRYABLE_STATUSES or status >= 500
                 if not retryable:
-                    raise _rejection(error)
+                    raise rejection(error)
                 if is_create and status != 429:
                     # 5xx/408/409 on a create: the job may have been created before the
                     # failure. Only a 429 proves the request was turned away.
                     raise OpenAICreateOutcomeUnknown(
                         f"create_job: HTTP {status} ({error.message}); the job may exist, "
                         "reconcile by listing jobs with its metadata",
-                        metadata=_metadata_of(json_body),
+                        metadata=metadata_of(json_body),
                     )
                 if attempt >= self._max_retries:
                     raise OpenAIUnavailable(
@@ -424,7 +411,7 @@ class OpenAIClient:
         jitter (up to 25% shorter) so that many clients do not retry in lockstep.
         """
         if headers is not None:
-            hinted = _retry_after_seconds(headers)
+            hinted = retry_after_seconds(headers)
             if hinted is not None:
                 return hinted
         delay = min(self._backoff_base_seconds * (2**attempt), _MAX_BACKOFF_SECONDS)
@@ -440,132 +427,3 @@ class OpenAIClient:
             self._max_retries,
             wait,
         )
-
-
-class _ErrorBody:
-    """OpenAI's ``{"error": {...}}`` object, or the best we can say about a non-JSON body."""
-
-    def __init__(
-        self,
-        *,
-        status: int,
-        message: str,
-        code: str | None,
-        type_: str | None,
-        param: str | None,
-        request_id: str | None,
-    ) -> None:
-        self.status = status
-        self.message = message
-        self.code = code
-        self.type = type_
-        self.param = param
-        self.request_id = request_id
-
-    def fields(self) -> dict[str, Any]:
-        return {
-            "status": self.status,
-            "code": self.code,
-            "type": self.type,
-            "param": self.param,
-            "request_id": self.request_id,
-        }
-
-
-def _error_from_response(response: httpx.Response) -> _ErrorBody:
-    request_id = response.headers.get("x-request-id")
-    error: object = None
-    try:
-        payload = json.loads(response.content)
-    except ValueError:
-        payload = None
-    if isinstance(payload, dict):
-        error = payload.get("error")
-    if isinstance(error, dict):
-        message = error.get("message")
-        return _ErrorBody(
-            status=response.status_code,
-            message=message if isinstance(message, str) and message else response.reason_phrase,
-            code=_str_or_none(error.get("code")),
-            type_=_str_or_none(error.get("type")),
-            param=_str_or_none(error.get("param")),
-            request_id=request_id,
-        )
-    # Proxies and load balancers answer with HTML or plain text; keep a bounded excerpt.
-    text = _snippet(response.content) or response.reason_phrase
-    return _ErrorBody(
-        status=response.status_code,
-        message=text,
-        code=None,
-        type_=None,
-        param=None,
-        request_id=request_id,
-    )
-
-
-def _is_quota_error(error: _ErrorBody) -> bool:
-    return error.code in QUOTA_ERROR_CODES or error.type in QUOTA_ERROR_CODES
-
-
-def _rejection(error: _ErrorBody) -> OpenAIError:
-    cls: type[OpenAIAPIError]
-    if error.status == 401:
-        cls = OpenAIAuthError
-    elif error.status == 404:
-        cls = OpenAINotFound
-    elif 400 <= error.status < 500:
-        cls = OpenAIRequestRejected
-    else:
-        # 1xx/3xx: we never follow redirects, and the API documents none.
-        return OpenAIProtocolError(
-            f"unexpected HTTP {error.status}: {error.message}", status=error.status
-        )
-    return cls(error.message, **error.fields())
-
-
-def _retry_after_seconds(headers: httpx.Headers) -> float | None:
-    """The wait OpenAI asks for, from ``retry-after-ms`` or ``retry-after``; None if absent."""
-    raw_ms = headers.get("retry-after-ms")
-    if raw_ms is not None:
-        try:
-            seconds = float(raw_ms) / 1000.0
-        except ValueError:
-            seconds = -1.0
-        if 0 <= seconds <= _MAX_RETRY_AFTER_SECONDS:
-            return seconds
-    raw = headers.get("retry-after")
-    if raw is not None:
-        try:
-            seconds = float(raw)
-        except ValueError:
-            # HTTP-date form.
-            try:
-                when = email.utils.parsedate_to_datetime(raw)
-            except (TypeError, ValueError):
-                return None
-            seconds = when.timestamp() - time.time()
-        if 0 <= seconds <= _MAX_RETRY_AFTER_SECONDS:
-            return seconds
-    return None
-
-
-def _segment(value: str) -> str:
-    """Quote an id for use as one path segment (ids can come from user input)."""
-    if not value:
-        raise ValueError("id must be a non-empty string")
-    return quote(value, safe="")
-
-
-def _snippet(body: bytes) -> str:
-    return body[:_ERROR_SNIPPET_CHARS].decode("utf-8", errors="replace").strip()
-
-
-def _str_or_none(value: object) -> str | None:
-    if value is None:
-        return None
-    return value if isinstance(value, str) else str(value)
-
-
-def _metadata_of(json_body: Mapping[str, Any] | None) -> dict[str, str] | None:
-    metadata = (json_body or {}).get("metadata")
-    return metadata if isinstance(metadata, dict) else None
