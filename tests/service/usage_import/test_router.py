@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from service.db import session_scope
 from service.auth.service import create_key
+from service.db import session_scope
 from service.usage_import.scheduler import importer_factory
 from tests.service.conftest import ADMIN_SECRET, build_app, client_for
 from tests.service.openai.conftest import FakeOpenAIServer
