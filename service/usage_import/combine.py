@@ -53,7 +53,7 @@ class MinuteFigure:
 
 
 def _reported_by_model(
-    session: Session, *, org: str, family: str, start_ts: int, end_ts: int
+    session: Session, *, org: str, family: str, start_ts: int, end_ts: int, exclude: str | None
 ) -> dict[tuple[str, int], Counts]:
     c = BUCKETS.c
     minute = (c.bucket - c.bucket % MINUTE).label("minute")
@@ -69,6 +69,8 @@ def _reported_by_model(
         .where(c.org == org, c.family == family, c.bucket >= start_ts, c.bucket < end_ts)
         .group_by(c.model, minute)
     )
+    if exclude is not None:
+        query = query.where(c.model != exclude)
     return {
         (str(model), int(m)): Counts(int(t or 0), int(r or 0), int(p or 0), int(cp or 0))
         for model, m, t, r, p, cp in session.execute(query)
@@ -101,16 +103,29 @@ def _excess(imported: Counts, reported: Counts) -> Counts:
 
 
 def combined_minutes(
-    session: Session, *, org: str, family: str, start_ts: int, end_ts: int
+    session: Session,
+    *,
+    org: str,
+    family: str,
+    start_ts: int,
+    end_ts: int,
+    exclude_model: str | None = None,
 ) -> dict[int, MinuteFigure]:
-    """Every minute of ``[start_ts, end_ts)`` (minute-aligned) with usage, both sources combined.
+    """Every minute of ``[start_ts, end_ts)`` (minute-aligned) with usage, both sources combined,
+    optionally without one model's traffic (its pool key).
 
     Planning reads traffic here too, so reported and imported usage are never added twice."""
-    imported = figures(session, org=org, family=family, start_ts=start_ts, end_ts=end_ts)
+    imported = [
+        f
+        for f in figures(session, org=org, family=family, start_ts=start_ts, end_ts=end_ts)
+        if f.model_key != exclude_model
+    ]
     # Reported usage over every imported bucket's whole span, not just the range asked for.
     lo = min([start_ts, *(f.start for f in imported)])
     hi = max([end_ts, *(f.start + f.width for f in imported)])
-    reported = _reported_by_model(session, org=org, family=family, start_ts=lo, end_ts=hi)
+    reported = _reported_by_model(
+        session, org=org, family=family, start_ts=lo, end_ts=hi, exclude=exclude_model
+    )
     minutes: dict[int, MinuteFigure] = {}
 
     def at(minute: int) -> MinuteFigure:

@@ -118,3 +118,36 @@ def test_combine__reporting_after_the_import_does_not_double_count(
 
     assert _minute(body, "11:15")["tokens"] == 400 and _minute(body, "11:15")["requests"] == 2
     assert body["total"]["tokens"] == 400
+
+
+def test_combine__will_it_fit_counts_imported_traffic_beside_the_plan_once(
+    at_now: Importer, fake: PageFaults
+):
+    r = at_now.admin.put(
+        f"/v1/usage/limits/{MINI}", json={"tokens_per_minute": 10_000, "requests_per_minute": 100}
+    )
+    assert r.status_code == 200, r.text
+    # 12:10: the base model ran 5,000 tokens by OpenAI's count, 3,000 of them reported.
+    _report(at_now, NOW.replace(minute=10, second=1), prompt=3000)
+    fake.add_completions_usage(
+        at=NOW.replace(minute=10, second=2).timestamp(),
+        model=MINI,
+        input_tokens=5000,
+        output_tokens=0,
+    )
+    at_now.run(NOW)
+
+    r = at_now.admin.post(
+        "/v1/usage/plan",
+        json={
+            "model": "ft:gpt-4o-mini-2024-07-18:acme::mig1",
+            "requests_per_minute": 10,
+            "tokens_per_request": 600,
+        },
+    )
+
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["other_traffic"]["tokens_per_minute"] == 5000  # not 3,000, not 8,000
+    assert body["available"]["tokens_per_minute"] == 5000
+    assert body["fits"] is False  # 6,000 TPM wanted
