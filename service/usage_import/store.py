@@ -61,6 +61,12 @@ def replace_window(
         session.execute(stmt, sorted(rows, key=lambda r: tuple(str(r[k]) for k in _KEY)))
 
 
+def prune(session: Session, *, before_ts: int) -> int:
+    """Forget imported buckets past the usage retention (the same horizon as reported usage)."""
+    result = session.execute(delete(IMPORTED).where(IMPORTED.c.start < before_ts))
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
 def covered_until(session: Session, *, org: str) -> int | None:
     value = session.execute(select(CURSOR.c.covered_until).where(CURSOR.c.org == org)).scalar()
     return None if value is None else int(value)

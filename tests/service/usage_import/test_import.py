@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
+from service.db import session_scope
+from service.usage.prune import prune
 from tests.service.usage_import.conftest import Importer
 from tests.service.usage_import.support import USAGE, PageFaults
 
@@ -166,3 +168,23 @@ def test_import__a_first_window_that_keeps_failing_stores_nothing_and_is_retried
     assert again["outcome"] == "ok" and [w["width"] for w in again["windows"]] == ["1h", "1m"]
     old = importer.history(MINI, OLD_HOUR, OLD_HOUR.replace(hour=11), NOW)
     assert old["total"]["tokens"] == 1200
+
+
+def test_import__imported_buckets_past_the_usage_retention_are_pruned(
+    importer: Importer, fake: PageFaults
+):
+    _seed(fake)
+    importer.run(NOW)
+    settings = importer.app.state.settings
+    assert importer.stored_rows() == 4
+    with session_scope(importer.app.state.engine) as session:
+        # Retention is 400 days: on the day the old hour turns 400 days old, it is still kept.
+        prune(
+            session, now=datetime(2025, 5, 31, tzinfo=UTC) + timedelta(days=400), settings=settings
+        )
+    assert importer.stored_rows() == 4
+    with session_scope(importer.app.state.engine) as session:
+        prune(
+            session, now=datetime(2025, 6, 1, tzinfo=UTC) + timedelta(days=400), settings=settings
+        )
+    assert importer.stored_rows() == 3  # the old hour's row went; the recent minutes stay
