@@ -72,11 +72,11 @@ def plan_windows(*, now_ts: int, covered_until: int | None, backfill_days: int) 
     end = now_ts - now_ts % MINUTE
     recent = end - RECENT_SECONDS
     recent -= recent % HOUR  # hour-aligned, so no hour bucket straddles the minute window
-    if covered_until is None:
-        since = now_ts - backfill_days * DAY
-        since -= since % DAY
-    else:
-        since = covered_until - covered_until % HOUR
+    since = now_ts - backfill_days * DAY
+    since -= since % DAY
+    if covered_until is not None:
+        # Resume at the cursor, but never reach further back than a first run would.
+        since = max(since, covered_until - covered_until % HOUR)
     windows = [
         Window(start, min(start + HOUR_WINDOW_SECONDS, recent), "1h")
         for start in range(since, recent, HOUR_WINDOW_SECONDS)
