@@ -8,8 +8,10 @@ from fastapi import APIRouter, Query, Request
 
 from service.deps import AdminKey, ReadKey, SessionDep, SettingsDep
 from service.usage.names import default_org
+from service.usage.windows import from_ts
 from service.usage_import.schemas import ImportRunOut, ImportStatusOut
 from service.usage_import.service import NOT_CONFIGURED, last_runs, run_import
+from service.usage_import.store import covered_until
 
 router = APIRouter(tags=["usage"])
 
@@ -41,10 +43,13 @@ def list_imports(
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> dict[str, Any]:
     configured = settings.openai_admin_key is not None
+    org = default_org(settings)
+    until = covered_until(session, org=org)
     return {
-        "org": default_org(settings),
+        "org": org,
         "configured": configured,
         "setup_error": None if configured else NOT_CONFIGURED,
         "interval_seconds": settings.usage_import_interval_seconds,
-        "runs": last_runs(session, org=default_org(settings), limit=limit),
+        "imported_through": None if until is None else from_ts(until),
+        "runs": last_runs(session, org=org, limit=limit),
     }

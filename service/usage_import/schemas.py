@@ -44,4 +44,7 @@ class ImportStatusOut(BaseModel):
     configured: bool
     setup_error: str | None
     interval_seconds: float
+    imported_through: datetime | None = Field(
+        description="usage up to here has been imported completely; null before the first import"
+    )
     runs: list[ImportRunOut] = Field(description="newest first")

@@ -37,6 +37,7 @@ def test_imports__run_now_and_list_the_runs(importer: Importer, fake: PageFaults
     with _read_client(importer) as reader:
         listed = reader.get("/v1/usage/imports").json()
     assert listed["configured"] is True and listed["setup_error"] is None
+    assert listed["imported_through"] == run["windows"][-1]["end"].replace("+00:00", "Z")
     assert [r["id"] for r in listed["runs"]] == [run["id"]]
     assert listed["runs"][0]["windows"] == run["windows"]
 
@@ -77,7 +78,7 @@ def test_imports__without_an_admin_key_nothing_runs_and_the_status_says_why(
         run = admin.post("/v1/usage/imports").json()
         status = admin.get("/v1/usage/imports").json()
     assert run["outcome"] == "not_configured" and run["windows"] == []
-    assert status["configured"] is False
+    assert status["configured"] is False and status["imported_through"] is None
     assert "RATECARD_OPENAI_ADMIN_KEY" in status["setup_error"]
     assert fake.request_counts[USAGE] == 0
     app.state.engine.dispose()
@@ -104,3 +105,20 @@ def test_importer__one_replica_imports_at_a_time(
     assert second.tick() is not None
     assert first.tick() is None
     other_app.state.engine.dispose()
+
+
+def test_importer__serve_starts_it_with_an_admin_key_and_it_imports_at_once(
+    importer: Importer, fake: PageFaults
+):
+    scheduled = importer_factory(importer.app)
+    assert scheduled is not None
+    scheduled.start()
+    try:
+        deadline = time.monotonic() + 20
+        runs: list = []
+        while not runs and time.monotonic() < deadline:
+            time.sleep(0.05)
+            runs = importer.admin.get("/v1/usage/imports").json()["runs"]
+    finally:
+        scheduled.stop()
+    assert [r["trigger"] for r in runs] == ["schedule"] and runs[0]["outcome"] == "ok"
