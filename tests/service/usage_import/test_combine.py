@@ -57,11 +57,12 @@ def _minute(body: dict[str, Any], hh_mm: str) -> dict[str, Any]:
 def test_combine__a_minute_both_sources_saw_counts_the_larger_figure(
     at_now: Importer, fake: PageFaults
 ):
-    # 11:15: a client reported one request of 300 tokens; OpenAI saw two requests, 350 tokens.
+    # 11:15: a client reported one request of 300 tokens; OpenAI saw two requests, 350 tokens
+    # (and names the snapshot the client's alias pointed at: the same pool key).
     _report(at_now, RECENT + timedelta(minutes=15, seconds=5), prompt=300)
     fake.add_completions_usage(
         at=RECENT.timestamp() + 15 * 60 + 5,
-        model=MINI,
+        model="gpt-4o-mini-2024-07-18",
         input_tokens=300,
         output_tokens=50,
         num_model_requests=2,
