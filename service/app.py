@@ -44,17 +44,31 @@ def _routers() -> list[Any]:
     from service.prices.router import router as prices
     from service.reports.router import router as reports
     from service.usage.router import router as usage
+    from service.usage_import.router import router as usage_imports
 
     # Routes are matched in order: the per-request endpoints (estimates, usage) come first.
-    return [health, estimates, usage, auth, prices, models, alerts, jobs, budgets, reports]
+    return [
+        health,
+        estimates,
+        usage,
+        usage_imports,
+        auth,
+        prices,
+        models,
+        alerts,
+        jobs,
+        budgets,
+        reports,
+    ]
 
 
 def _background_factories() -> list[BackgroundFactory]:
     from service.alerts.dispatcher import dispatcher_factory
     from service.jobs.watcher import watcher_factory
     from service.usage.janitor import janitor_factory
+    from service.usage_import.scheduler import importer_factory
 
-    return [dispatcher_factory, watcher_factory, janitor_factory]
+    return [dispatcher_factory, watcher_factory, janitor_factory, importer_factory]
 
 
 def create_app(settings: Settings, *, run_background: bool = True) -> FastAPI:

@@ -1,4 +1,6 @@
-"""A pool's usage per minute over a range, with its peak and 95th percentile."""
+"""A pool's usage per minute over a range, with its peak and 95th percentile.
+
+Reported and imported usage combine by the rule in :mod:`service.usage_import.combine`."""
 
 from __future__ import annotations
 
@@ -12,8 +14,8 @@ from service.settings import Settings
 from service.usage import store
 from service.usage.capacity import limit_out, pool_row
 from service.usage.names import resolve_family
-from service.usage.store import Counts
 from service.usage.windows import from_ts, nearest_rank, to_ts
+from service.usage_import.combine import MinuteFigure, combined_minutes
 
 MAX_HISTORY = timedelta(days=31)
 
@@ -47,13 +49,18 @@ def history(
     end_ts = to_ts(end) - to_ts(end) % 60
     if end_ts < end.timestamp():
         end_ts += 60  # the minute `to` falls in is part of the range
-    totals = store.minute_totals(
+    # Reported and imported usage, combined without double counting (service.usage_import).
+    combined = combined_minutes(
         session, org=org, family=family, start_ts=first_minute, end_ts=end_ts
     )
-    series = [(minute, totals.get(minute, Counts())) for minute in range(first_minute, end_ts, 60)]
-    peak_t = max(series, key=lambda item: item[1].tokens)
-    peak_r = max(series, key=lambda item: item[1].requests)
-    total = store.sum_counts(totals.values())
+    empty = MinuteFigure()
+    figures = [(minute, combined.get(minute, empty)) for minute in range(first_minute, end_ts, 60)]
+    series = [(minute, f.counts) for minute, f in figures]
+    # Peaks and p95 leave out evenly spread hour/day shares: they would invent peak minutes.
+    exact = [(minute, f.exact) for minute, f in figures]
+    peak_t = max(exact, key=lambda item: item[1].tokens)
+    peak_r = max(exact, key=lambda item: item[1].requests)
+    total = store.sum_counts(c for _, c in series)
     pool = pool_row(session, org=org, family=family)
     return {
         "org": org,
@@ -67,8 +74,10 @@ def history(
                 "requests": c.requests,
                 "prompt_tokens": c.prompt_tokens,
                 "completion_tokens": c.completion_tokens,
+                "source": f.source,
+                "estimated": f.estimated,
             }
-            for minute, c in series
+            for (minute, c), (_, f) in zip(series, figures, strict=True)
         ],
         "total": {
             "tokens": total.tokens,
@@ -83,8 +92,8 @@ def history(
             "requests_minute": from_ts(peak_r[0]) if peak_r[1].requests else None,
         },
         "p95": {
-            "tokens_per_minute": nearest_rank([c.tokens for _, c in series], 95),
-            "requests_per_minute": nearest_rank([c.requests for _, c in series], 95),
+            "tokens_per_minute": nearest_rank([c.tokens for _, c in exact], 95),
+            "requests_per_minute": nearest_rank([c.requests for _, c in exact], 95),
         },
         "limit": limit_out(pool, org=org, family=family, settings=settings),
     }

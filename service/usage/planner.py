@@ -1,4 +1,4 @@
-"""Will a workload fit in its pool beside the rest of the pool's traffic?"""
+"""Will a workload fit in its pool beside the rest of the pool's traffic (reported and imported)?"""
 
 from __future__ import annotations
 
@@ -23,8 +23,8 @@ from service.usage.capacity import (
 )
 from service.usage.names import model_key
 from service.usage.schemas import PlanIn
-from service.usage.store import Counts
 from service.usage.windows import current_window, nearest_rank, to_ts
+from service.usage_import.combine import MinuteFigure, combined_minutes
 
 
 def _other_traffic(
@@ -40,7 +40,9 @@ def _other_traffic(
     """Peak or p95 TPM and RPM of the rest of the pool: the complete minutes of the lookback plus
     the current 60-second window (so a spike now is never planned around)."""
     current_minute = to_ts(now) - to_ts(now) % 60
-    totals = store.minute_totals(
+    # Reported and imported usage combined; `exact` leaves out evenly spread hour/day shares,
+    # which would invent peak minutes (service.usage_import.combine).
+    totals = combined_minutes(
         session,
         org=org,
         family=family,
@@ -48,8 +50,9 @@ def _other_traffic(
         end_ts=current_minute,
         exclude_model=exclude,
     )
+    empty = MinuteFigure()
     series = [
-        totals.get(m, Counts())
+        totals.get(m, empty).exact
         for m in range(current_minute - lookback_minutes * 60, current_minute, 60)
     ]
     first, last = current_window(now)

@@ -275,6 +275,16 @@ class MinuteOut(BaseModel):
     requests: int
     prompt_tokens: int
     completion_tokens: int
+    source: Literal["reported", "imported", "both"] | None = Field(
+        None,
+        description="where the figure came from: clients' reports, OpenAI's Usage API (imported), "
+        "or both, combined as the larger per model and bucket; null for an idle minute",
+    )
+    estimated: bool = Field(
+        False,
+        description="includes an even share of an imported hour or day bucket; peak and p95 "
+        "leave such shares out",
+    )
 
 
 class PeakOut(BaseModel):

@@ -163,6 +163,8 @@ def test_history__per_minute_series_with_peak_and_p95(usage: UsageApi):
         "requests": 1,
         "prompt_tokens": 300,
         "completion_tokens": 0,
+        "source": "reported",
+        "estimated": False,
     }
     assert body["total"]["tokens"] == 100 * sum(range(20))
     assert body["peak"] == {

@@ -1,0 +1,1 @@
+"""Traffic without instrumenting clients: OpenAI's organisation Usage API imported on a schedule."""

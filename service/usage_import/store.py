@@ -1,0 +1,120 @@
+"""SQL of the usage import: replace a window's buckets, read them back per minute.
+
+A window is one complete query of the Usage API over ``[start, end)``. Committing it deletes
+every imported row starting inside the window (of any width) and upserts what was fetched, in one
+transaction: a bucket fetched twice is stored once, a late correction replaces the earlier figure,
+a group that vanished upstream vanishes here, and the window never holds two widths at once
+(so minute and hour buckets of the same span can never both count).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import Table, delete, func, select
+from sqlmodel import Session, SQLModel
+
+from service.usage.store import dialect_insert
+from service.usage_import.models import ImportedUsage, UsageImportCursor
+
+IMPORTED: Table = SQLModel.metadata.tables[ImportedUsage.__tablename__]
+CURSOR: Table = SQLModel.metadata.tables[UsageImportCursor.__tablename__]
+_KEY = ["org", "model", "start", "width", "project_id", "batch", "service_tier"]
+_VALUES = [
+    "family",
+    "model_key",
+    "input_tokens",
+    "input_cached_tokens",
+    "output_tokens",
+    "requests",
+    "imported_at",
+]
+
+
+@dataclass(frozen=True)
+class ImportedFigure:
+    """Imported traffic of one model in one bucket, summed over projects and service tiers."""
+
+    model_key: str
+    start: int
+    width: int
+    input_tokens: int
+    output_tokens: int
+    requests: int
+
+
+def replace_window(
+    session: Session, *, org: str, start: int, end: int, rows: Sequence[dict[str, object]]
+) -> None:
+    session.execute(
+        delete(IMPORTED).where(
+            IMPORTED.c.org == org, IMPORTED.c.start >= start, IMPORTED.c.start < end
+        )
+    )
+    if rows:
+        base = dialect_insert(session, IMPORTED)
+        stmt = base.on_conflict_do_update(
+            index_elements=_KEY, set_={name: base.excluded[name] for name in _VALUES}
+        )
+        # Sorted: one lock order, so two importers writing the same window cannot deadlock.
+        session.execute(stmt, sorted(rows, key=lambda r: tuple(str(r[k]) for k in _KEY)))
+
+
+def prune(session: Session, *, before_ts: int) -> int:
+    """Forget imported buckets past the usage retention (the same horizon as reported usage)."""
+    result = session.execute(delete(IMPORTED).where(IMPORTED.c.start < before_ts))
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def covered_until(session: Session, *, org: str) -> int | None:
+    value = session.execute(select(CURSOR.c.covered_until).where(CURSOR.c.org == org)).scalar()
+    return None if value is None else int(value)
+
+
+def advance_cursor(session: Session, *, org: str, until: int) -> None:
+    """Move the cursor forward (never back: a slower importer may commit an older window)."""
+    base = dialect_insert(session, CURSOR)
+    session.execute(
+        base.values(org=org, covered_until=until).on_conflict_do_update(
+            index_elements=["org"],
+            set_={"covered_until": func.max(CURSOR.c.covered_until, base.excluded.covered_until)}
+            if session.get_bind().dialect.name == "sqlite"
+            else {
+                "covered_until": func.greatest(CURSOR.c.covered_until, base.excluded.covered_until)
+            },
+        )
+    )
+
+
+def figures(
+    session: Session, *, org: str, family: str, start_ts: int, end_ts: int
+) -> list[ImportedFigure]:
+    """Non-batch imported buckets of the family overlapping ``[start_ts, end_ts)``.
+
+    Batch requests do not draw from the per-minute pool (the Batch API has its own queue limit),
+    so they stay out of pools and history."""
+    c = IMPORTED.c
+    query = (
+        select(
+            c.model_key,
+            c.start,
+            c.width,
+            func.sum(c.input_tokens),
+            func.sum(c.output_tokens),
+            func.sum(c.requests),
+        )
+        .where(
+            c.org == org,
+            c.family == family,
+            c.start < end_ts,
+            c.start > start_ts - 86_400,  # no bucket is wider than a day
+            c.batch.is_(False),
+        )
+        .group_by(c.model_key, c.start, c.width)
+    )
+    return [
+        ImportedFigure(str(m), int(s), int(w), int(i or 0), int(o or 0), int(r or 0))
+        for m, s, w, i, o, r in session.execute(query)
+        if int(s) + int(w) > start_ts
+    ]

@@ -1,0 +1,130 @@
+"""The admin Usage API client against the fake: pages, retries, a refused key, a lost page."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
+
+import pytest
+
+from service.openai import OpenAIError, OpenAIProtocolError
+from service.openai.admin import OpenAIAdminClient, OpenAIAdminKeyRefused, UsageBucket
+from tests.fakes.fake_openai import ManualClock
+from tests.service.openai.conftest import TEST_API_KEY, FakeOpenAIServer
+from tests.service.usage_import.support import DAY, MINUTE, USAGE, PageFaults
+
+NOW = 1_700_000_000  # the fake's clock
+DAY0 = NOW - NOW % DAY - 2 * DAY  # two whole days before today
+
+
+@pytest.fixture
+def fake(fake_openai_server: FakeOpenAIServer) -> Iterator[PageFaults]:
+    state = PageFaults(clock=ManualClock(start=NOW))
+    previous = fake_openai_server.app.state.fake
+    fake_openai_server.app.state.fake = state
+    try:
+        yield state
+    finally:
+        state.release_delays()
+        fake_openai_server.app.state.fake = previous
+
+
+@pytest.fixture
+async def admin(
+    fake_openai_server: FakeOpenAIServer, fake: PageFaults
+) -> AsyncIterator[OpenAIAdminClient]:
+    client = OpenAIAdminClient(
+        base_url=fake_openai_server.base_url,
+        api_key=TEST_API_KEY,
+        timeout_seconds=5.0,
+        max_retries=2,
+        backoff_base_seconds=0.001,
+    )
+    async with client:
+        yield client
+
+
+def _at(ts: int) -> datetime:
+    return datetime.fromtimestamp(ts, UTC)
+
+
+async def _two_days(admin: OpenAIAdminClient) -> list[UsageBucket]:
+    return [
+        b
+        async for b in admin.iter_completions_usage(
+            start=_at(DAY0), end=_at(DAY0 + 2 * DAY), bucket_width="1m", group_by=("model",)
+        )
+    ]
+
+
+async def test_admin_usage__follows_next_page_across_pages(
+    admin: OpenAIAdminClient, fake: PageFaults
+) -> None:
+    fake.add_completions_usage(at=DAY0 + 30, model="gpt-4o", input_tokens=100, output_tokens=7)
+    fake.add_completions_usage(
+        at=DAY0 + DAY + 90, model="gpt-4o-mini", input_tokens=5, output_tokens=1, batch=True
+    )
+
+    buckets = await _two_days(admin)
+
+    # 2,880 minute buckets at 1,440 a page: two requests, every minute once, oldest first.
+    assert fake.request_counts[USAGE] == 2
+    assert [b.start_time for b in buckets] == list(range(DAY0, DAY0 + 2 * DAY, MINUTE))
+    (first,) = buckets[0].results
+    assert (first.model, first.input_tokens, first.output_tokens) == ("gpt-4o", 100, 7)
+    assert type(first.input_tokens) is int and first.num_model_requests == 1  # counts, not money
+    (later,) = buckets[DAY // MINUTE + 1].results
+    assert (later.model, later.input_tokens) == ("gpt-4o-mini", 5)
+
+
+async def test_admin_usage__a_refused_key_is_a_setup_error_asked_once(
+    admin: OpenAIAdminClient, fake: PageFaults
+) -> None:
+    fake.api_key = "sk-admin-the-right-one"
+    with pytest.raises(OpenAIAdminKeyRefused, match="RATECARD_OPENAI_ADMIN_KEY"):
+        await _two_days(admin)
+    assert fake.request_counts[USAGE] == 1  # 401 is never retried
+
+
+async def test_admin_usage__a_key_without_the_usage_permission_is_refused(
+    admin: OpenAIAdminClient, fake: PageFaults
+) -> None:
+    fake.inject_fault("error", path="/v1/organization/usage/completions", status=403, times=5)
+    with pytest.raises(OpenAIAdminKeyRefused, match="permission"):
+        await _two_days(admin)
+    assert fake.request_counts[USAGE] == 1
+
+
+async def test_admin_usage__429_then_success(admin: OpenAIAdminClient, fake: PageFaults) -> None:
+    fake.inject_fault("rate_limit", path="/v1/organization/usage/completions", retry_after_ms=1)
+    assert len(await _two_days(admin)) == 2 * DAY // MINUTE
+    assert fake.request_counts[USAGE] == 3  # the refused first page again, then the second
+
+
+async def test_admin_usage__5xx_then_success(admin: OpenAIAdminClient, fake: PageFaults) -> None:
+    fake.inject_fault("server_error", path="/v1/organization/usage/completions", status=503)
+    fake.fail_later_pages = 1  # and the second page fails once too
+    assert len(await _two_days(admin)) == 2 * DAY // MINUTE
+    assert fake.request_counts[USAGE] == 4  # each page failed once and was asked again
+
+
+async def test_admin_usage__a_later_page_that_keeps_failing_raises_after_the_first(
+    admin: OpenAIAdminClient, fake: PageFaults
+) -> None:
+    fake.fail_later_pages = 100
+    seen: list[UsageBucket] = []
+    with pytest.raises(OpenAIError):
+        async for bucket in admin.iter_completions_usage(
+            start=_at(DAY0), end=_at(DAY0 + 2 * DAY), bucket_width="1m"
+        ):
+            seen.append(bucket)
+    # The caller sees how far it got and that the rest is missing: never a silent short answer.
+    assert len(seen) == DAY // MINUTE
+
+
+async def test_admin_usage__a_truncated_page_is_a_protocol_error(
+    admin: OpenAIAdminClient, fake: PageFaults
+) -> None:
+    fake.inject_fault("malformed", path="/v1/organization/usage/completions")
+    with pytest.raises(OpenAIProtocolError):
+        await _two_days(admin)
