@@ -79,7 +79,11 @@ def test_compose__two_api_replicas_watcher_bot_postgres_with_healthchecks():
 
 RUNTIME_PACKAGES = ("pricing", "service", "bot")
 # Declared for what a dependency does with it; our code never imports it.
-USED_BY_A_DEPENDENCY = {"python-multipart": "FastAPI parses form bodies with it"}
+USED_BY_A_DEPENDENCY = {
+    "python-multipart": "FastAPI parses form bodies with it",
+    # Not imported: /docs serves the Swagger UI and ReDoc files it installs (service/docs.py).
+    "fastapi-offline": "its static files are read with importlib.resources",
+}
 # Imported directly but shipped (and version-pinned) by the distribution on the right.
 SHIPPED_WITH = {
     "starlette": "fastapi",
