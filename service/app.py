@@ -42,10 +42,11 @@ def _routers() -> list[Any]:
     from service.jobs.router import router as jobs
     from service.prices.router import router as prices
     from service.reports.router import router as reports
+    from service.ui.router import router as ui
     from service.usage.router import router as usage
 
     # Routes are matched in order: the per-request endpoints (estimates, usage) come first.
-    return [health, estimates, usage, auth, prices, models, alerts, jobs, budgets, reports]
+    return [health, estimates, usage, auth, prices, models, alerts, jobs, budgets, reports, ui]
 
 
 def _background_factories() -> list[BackgroundFactory]:

@@ -1,0 +1,30 @@
+"""Where the dashboard reads its data: the same service functions the REST routes call.
+
+One module, so a feature that moves its functions (the usage module may be split) is followed
+here and nowhere else in service/ui.
+"""
+
+from __future__ import annotations
+
+from service.catalogue.service import list_models
+from service.jobs.gateway import OpenAIGateway
+from service.jobs.launch import launch
+from service.jobs.schemas import JobIn
+from service.jobs.service import list_jobs
+from service.reports.service import default_range, to_csv, training_spend
+from service.usage.router import current_time
+from service.usage.service import default_org, list_pools
+
+__all__ = [
+    "JobIn",
+    "OpenAIGateway",
+    "current_time",
+    "default_org",
+    "default_range",
+    "launch",
+    "list_jobs",
+    "list_models",
+    "list_pools",
+    "to_csv",
+    "training_spend",
+]
