@@ -36,6 +36,7 @@ router = APIRouter(prefix="/ui", include_in_schema=False, route_class=UiRoute)
 router.add_api_route("/static/{name}", static_file, methods=["GET"])
 
 GroupBy = Literal["month", "team", "model"]
+MAX_DIFF_BARS = 16  # a readable chart; the table below it lists every change
 Team = Annotated[str | None, Query(max_length=100, pattern=TEAM_PATTERN)]
 
 
@@ -336,3 +337,57 @@ def launch_job(
         idempotency_key=f"ui:{idempotency_key}",
     )
     return RedirectResponse(f"/ui/jobs?{urlencode({'team': out.team or ''})}", status_code=303)
+
+
+# --- prices ----------------------------------------------------------------------------------
+
+Version = Annotated[str | None, Query(max_length=64)]
+
+
+@router.get("/prices")
+def prices(
+    request: Request,
+    session: SessionDep,
+    ui: ReadSession,
+    as_of: date | None = None,
+    model: Annotated[str | None, Query(max_length=200)] = None,
+    from_version: Annotated[str | None, Query(alias="from", max_length=64)] = None,
+    to_version: Annotated[str | None, Query(alias="to", max_length=64)] = None,
+) -> Response:
+    day = as_of or sources.current_time().date()
+    versions = sources.price_versions(session, ui.principal).versions
+    table = sources.prices_as_of(session, ui.principal, as_of=day, model=model or None)
+    # By default: what the version in force on the day changed from the one before it.
+    newer = to_version or table.version
+    ids = [v.version for v in versions]
+    older = from_version or (
+        ids[ids.index(newer) - 1] if newer in ids and ids.index(newer) else newer
+    )
+    diff = sources.price_diff(session, ui.principal, from_version=older, to_version=newer)
+    shown = [c for c in diff.changes if c.old is not None and c.new is not None][:MAX_DIFF_BARS]
+    chart = bar_chart(
+        title=f"Prices changed from {older} to {newer}, USD per 1M tokens",
+        categories=[f"{c.model} {c.field}" for c in shown],
+        series=[
+            Series("old", [Decimal(c.old or 0) for c in shown]),
+            Series("new", [Decimal(c.new or 0) for c in shown]),
+        ],
+        unit=" USD/1M",
+        chart_id="diff-chart",
+    )
+    fields = sorted({f for prices in table.models.values() for f in prices})
+    return render(
+        request,
+        "prices.html",
+        session=ui,
+        day=day,
+        model=model or "",
+        versions=versions,
+        table=table,
+        fields=fields,
+        diff=diff,
+        older=older,
+        newer=newer,
+        chart=chart,
+        charted=len(shown),
+    )

@@ -1,7 +1,8 @@
 """Where the dashboard reads its data: the same service functions the REST routes call.
 
-One module, so a feature that moves its functions (the usage module may be split) is followed
-here and nowhere else in service/ui.
+The prices page calls the REST route functions themselves (plain functions taking the caller),
+so its tables are the API's to the digit. One module, so a feature that moves its functions
+(the usage module may be split) is followed here and nowhere else in service/ui.
 """
 
 from __future__ import annotations
@@ -11,6 +12,9 @@ from service.jobs.gateway import OpenAIGateway
 from service.jobs.launch import launch
 from service.jobs.schemas import JobIn
 from service.jobs.service import list_jobs
+from service.prices.router import diff as price_diff
+from service.prices.router import list_versions as price_versions
+from service.prices.router import prices_as_of
 from service.reports.service import default_range, to_csv, training_spend
 from service.usage.router import current_time
 from service.usage.service import default_org, list_pools
@@ -25,6 +29,9 @@ __all__ = [
     "list_jobs",
     "list_models",
     "list_pools",
+    "price_diff",
+    "price_versions",
+    "prices_as_of",
     "to_csv",
     "training_spend",
 ]

@@ -14,6 +14,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.routing import APIRoute
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from pricing import errors as pe
 from service.auth.last_used import LastUsed
 from service.deps import SessionDep
 from service.errors import Forbidden, NotAuthenticated, ServiceError
@@ -82,6 +83,10 @@ def _error_page(request: Request, exc: Exception) -> Response:
         return render(
             request, "error.html", status_code=422, title="Invalid input", detail=problems
         )
+    if isinstance(exc, pe.PricingError):
+        status = 404 if isinstance(exc, pe.UnknownPriceVersionError) else 422
+        title = "Not found" if status == 404 else "Invalid input"
+        return render(request, "error.html", status_code=status, title=title, detail=str(exc))
     assert isinstance(exc, ServiceError)
     return render(request, "error.html", status_code=exc.status, title=exc.title, detail=exc.detail)
 
@@ -95,7 +100,7 @@ class UiRoute(APIRoute):
         async def handle(request: Request) -> Response:
             try:
                 return await handler(request)
-            except (ServiceError, RequestValidationError) as exc:
+            except (ServiceError, pe.PricingError, RequestValidationError) as exc:
                 return _error_page(request, exc)
 
         return handle

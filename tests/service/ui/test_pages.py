@@ -128,3 +128,32 @@ def test_static__serves_the_style_sheet_and_nothing_else(dashboard: Dashboard) -
     assert client.get("/ui/static/ui.css").headers["content-type"].startswith("text/css")
     assert client.get("/ui/static/..%2Fsession.py").status_code == 404
     assert client.get("/ui/static/router.py").status_code == 404
+
+
+def test_prices__table_in_force_and_diff_match_the_rest_api(dashboard: Dashboard) -> None:
+    client = dashboard.signed_in(ADMIN_SECRET)
+    span = {"from": "2023-08-22", "to": "2023-11-06"}
+
+    page = client.get("/ui/prices", params={"as_of": "2024-03-01", **span})
+
+    diff = client.get("/v1/prices/diff", params=span, headers=ADMIN).json()["changes"]
+    assert [r for r in cells(page.text, "diff-table")] == [
+        [c["model"], c["field"], c["old"] or "—", c["new"] or "—"] for c in diff
+    ]
+    changed = next(c for c in diff if c["old"] and c["new"])
+    assert (
+        f'data-category="{changed["model"]} {changed["field"]}" data-series="new" '
+        f'data-value="{changed["new"]}"'
+    ) in page.text
+    table = client.get("/v1/prices", params={"as_of": "2024-03-01"}, headers=ADMIN).json()
+    assert f"version {table['version']}" in page.text
+    assert {r[0] for r in cells(page.text, "prices-table")} == set(table["models"])
+
+
+def test_prices__an_unknown_version_is_a_404_page(dashboard: Dashboard) -> None:
+    client = dashboard.signed_in(ADMIN_SECRET)
+
+    response = client.get("/ui/prices", params={"from": "1999-01-01"})
+
+    assert response.status_code == 404
+    assert "no price version" in response.text
