@@ -132,3 +132,8 @@ def same_origin(request: Request) -> None:
     origin = request.headers.get("origin")
     if origin is not None and origin != f"{request.url.scheme}://{request.url.netloc}":
         raise Forbidden("cross-origin form submissions are refused")
+
+
+def check_csrf(ui: ui_session.UiSession, token: str | None) -> None:
+    if not ui_session.csrf_matches(ui.csrf, token):
+        raise Forbidden("the form's CSRF token is missing or wrong; reload the page and retry")
