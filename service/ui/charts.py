@@ -58,10 +58,12 @@ def bar_chart(
     unit: str = "",
     threshold: Decimal | None = None,
     chart_id: str = "chart",
+    label_every: int = 1,
 ) -> str:
     """Grouped vertical bars: one group per category, one bar per series, a y axis from zero.
 
-    ``threshold`` draws a horizontal line (an alert threshold, a limit) across the plot.
+    ``threshold`` draws a horizontal line (an alert threshold, a limit) across the plot;
+    ``label_every`` names only every n-th category under the axis (a long series of minutes).
     """
     for s in series:
         if len(s.values) != len(categories):
@@ -99,10 +101,12 @@ def bar_chart(
                     f'data-series="{_attr(s.name)}" data-value="{_attr(value)}">'
                     f"<title>{escape(f'{category} {s.name}: {value}{unit}')}</title></rect>"
                 )
-            parts.append(
-                f'<text class="category" x="{_num(x0 + group_w * 0.4)}" '
-                f'y="{HEIGHT - BOTTOM + 16}" text-anchor="middle">{escape(category[:18])}</text>'
-            )
+            if c % label_every == 0:
+                parts.append(
+                    f'<text class="category" x="{_num(x0 + group_w * 0.4)}" '
+                    f'y="{HEIGHT - BOTTOM + 16}" text-anchor="middle">'
+                    f"{escape(category[:18])}</text>"
+                )
     else:
         parts.append(
             f'<text class="empty" x="{WIDTH / 2}" y="{HEIGHT / 2}" text-anchor="middle">'

@@ -17,18 +17,24 @@ from service.prices.router import list_versions as price_versions
 from service.prices.router import prices_as_of
 from service.reports.service import default_range, to_csv, training_spend
 from service.usage.router import current_time
-from service.usage.service import default_org, list_pools
+from service.usage.schemas import PlanIn
+from service.usage.service import default_org, get_pool, list_pools, plan
+from service.usage.service import history as pool_history
 
 __all__ = [
     "JobIn",
     "OpenAIGateway",
+    "PlanIn",
     "current_time",
     "default_org",
     "default_range",
+    "get_pool",
     "launch",
     "list_jobs",
     "list_models",
     "list_pools",
+    "plan",
+    "pool_history",
     "price_diff",
     "price_versions",
     "prices_as_of",

@@ -7,6 +7,8 @@ import io
 import re
 from datetime import UTC, datetime
 
+from starlette.testclient import TestClient
+
 from tests.service.ui.conftest import ADMIN_SECRET, THIS_YEAR, Dashboard
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_SECRET}"}
@@ -157,3 +159,74 @@ def test_prices__an_unknown_version_is_a_404_page(dashboard: Dashboard) -> None:
 
     assert response.status_code == 404
     assert "no price version" in response.text
+
+
+def record_usage(client: TestClient, tokens: int, model: str = "gpt-4o-mini") -> None:
+    response = client.post(
+        "/v1/usage",
+        json={
+            "model": model,
+            "prompt_tokens": tokens,
+            "timestamp": datetime.now(UTC).isoformat(),
+        },
+        headers=ADMIN,
+    )
+    assert response.status_code in (200, 201), response.text
+
+
+def test_pool__last_hour_by_minute_with_the_limit_line_and_model_shares(
+    dashboard: Dashboard,
+) -> None:
+    client = dashboard.signed_in(ADMIN_SECRET)
+    client.put("/v1/usage/limits/gpt-4o-mini", json={"tokens_per_minute": 10000}, headers=ADMIN)
+    record_usage(client, 3000)
+    record_usage(client, 1000, model="ft:gpt-4o-mini-2024-07-18:acme::a1")
+
+    page = client.get("/ui/pools/gpt-4o-mini", params={"window": "hour"})
+
+    assert page.status_code == 200
+    minutes = cells(page.text, "history-table")
+    assert len(minutes) in (60, 61) and sum(int(r[1]) for r in minutes) == 4000
+    assert 'class="threshold"' in page.text and 'data-value="10000"' in page.text
+    shares = {r[0]: r[4] for r in cells(page.text, "shares-table")}
+    assert shares == {
+        "gpt-4o-mini-2024-07-18": "75.0",
+        "ft:gpt-4o-mini-2024-07-18:acme::a1": "25.0",
+    }
+
+
+def test_pool__a_day_is_drawn_in_ten_minute_bars_at_their_busiest_minute(
+    dashboard: Dashboard,
+) -> None:
+    client = dashboard.signed_in(ADMIN_SECRET)
+    record_usage(client, 3000)
+
+    page = client.get("/ui/pools/gpt-4o-mini", params={"window": "day"})
+
+    rows = cells(page.text, "history-table")
+    assert len(rows) in (144, 145)
+    assert max(int(r[1]) for r in rows) == 3000
+    assert page.text.count('class="bar series-tokens"') == len(rows) + len(
+        cells(page.text, "shares-table")
+    )
+
+
+def test_pool__the_planner_answers_in_the_page(dashboard: Dashboard) -> None:
+    client = dashboard.signed_in(ADMIN_SECRET)
+    client.put("/v1/usage/limits/gpt-4o-mini", json={"tokens_per_minute": 10000}, headers=ADMIN)
+    plan = {"model": "gpt-4o-mini", "requests_per_minute": 20, "tokens_per_request": 1000}
+
+    page = client.get("/ui/pools/gpt-4o-mini", params=plan)
+    api = client.post("/v1/usage/plan", json=plan, headers=ADMIN).json()
+
+    assert api["fits"] is False
+    assert f'id="plan-result" class="error">{api["summary"]}' in page.text.replace("&#39;", "'")
+
+
+def test_pool__an_unknown_family_is_a_page_not_a_500(dashboard: Dashboard) -> None:
+    client = dashboard.signed_in(ADMIN_SECRET)
+
+    response = client.get("/ui/pools/no-such-model")
+
+    assert response.status_code == 422
+    assert response.headers["content-type"].startswith("text/html")
