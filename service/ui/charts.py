@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from html import escape
 
@@ -124,6 +125,49 @@ def bar_chart(
             f'<rect class="key series-{_attr(s.name)}" x="{x}" y="{HEIGHT - 18}" '
             f'width="12" height="12"/><text class="legend" x="{x + 16}" y="{HEIGHT - 8}">'
             f"{escape(s.name)}</text>"
+        )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+@dataclass(frozen=True)
+class Moment:
+    """A point of a timeline: when, a short label and a level (a CSS class suffix)."""
+
+    at: datetime
+    label: str
+    level: str = "info"
+
+
+def timeline(*, title: str, moments: Sequence[Moment], chart_id: str = "timeline") -> str:
+    """Events as dots on a time axis from the first to the last, the ends labelled in UTC."""
+    height = 90
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" id="{_attr(chart_id)}" class="chart timeline" '
+        f'viewBox="0 0 {WIDTH} {height}" role="img" aria-label="{_attr(title)}">',
+        f"<title>{escape(title)}</title>",
+        f'<line class="axis" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="40" y2="40"/>',
+    ]
+    if moments:
+        first = min(m.at for m in moments)
+        last = max(m.at for m in moments)
+        span = (last - first).total_seconds() or 1.0
+        plot_w = WIDTH - LEFT - RIGHT
+        for m in sorted(moments, key=lambda m: m.at):
+            x = LEFT + plot_w * (m.at - first).total_seconds() / span
+            parts.append(
+                f'<circle class="event level-{_attr(m.level)}" cx="{_num(x)}" cy="40" r="5" '
+                f'data-at="{_attr(m.at.isoformat())}"><title>'
+                f"{escape(m.at.strftime('%Y-%m-%d %H:%M:%S'))} {escape(m.label)}</title></circle>"
+            )
+        for x, moment, anchor in ((LEFT, first, "start"), (WIDTH - RIGHT, last, "end")):
+            parts.append(
+                f'<text class="tick" x="{x}" y="70" text-anchor="{anchor}">'
+                f"{escape(moment.strftime('%Y-%m-%d %H:%M:%S'))} UTC</text>"
+            )
+    else:
+        parts.append(
+            f'<text class="empty" x="{WIDTH / 2}" y="70" text-anchor="middle">no events</text>'
         )
     parts.append("</svg>")
     return "".join(parts)

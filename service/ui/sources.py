@@ -11,7 +11,7 @@ from service.catalogue.service import list_models
 from service.jobs.gateway import OpenAIGateway
 from service.jobs.launch import launch
 from service.jobs.schemas import JobIn
-from service.jobs.service import list_jobs
+from service.jobs.service import find_job, list_jobs, to_out
 from service.prices.router import diff as price_diff
 from service.prices.router import list_versions as price_versions
 from service.prices.router import prices_as_of
@@ -28,6 +28,7 @@ __all__ = [
     "current_time",
     "default_org",
     "default_range",
+    "find_job",
     "get_pool",
     "launch",
     "list_jobs",
@@ -39,5 +40,6 @@ __all__ = [
     "price_versions",
     "prices_as_of",
     "to_csv",
+    "to_out",
     "training_spend",
 ]

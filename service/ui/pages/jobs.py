@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Annotated
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Form, Query, Request, Response
+from fastapi import APIRouter, Depends, Form, Path, Query, Request, Response
 from fastapi.responses import RedirectResponse
 from pydantic import ValidationError
 
@@ -15,7 +15,7 @@ from service.deps import EngineDep, SessionDep, SettingsDep
 from service.errors import Forbidden, InvalidInput
 from service.jobs.schemas import TEAM_PATTERN
 from service.ui import sources
-from service.ui.charts import Series, bar_chart
+from service.ui.charts import Moment, Series, bar_chart, timeline
 from service.ui.web import AnySession, ReadSession, UiRoute, check_csrf, render, same_origin
 
 router = APIRouter(include_in_schema=False, route_class=UiRoute)  # under /ui
@@ -55,6 +55,32 @@ def jobs(
         can_launch=ui.principal.has("launch"),
         idempotency_key=secrets.token_urlsafe(12),
     )
+
+
+@router.get("/jobs/{job_id}")
+def job(
+    request: Request,
+    session: SessionDep,
+    ui: ReadSession,
+    job_id: Annotated[str, Path(min_length=1, max_length=120)],
+) -> Response:
+    out = sources.to_out(session, sources.find_job(session, ref=job_id))
+    costs = bar_chart(
+        title=f"{out.id}: estimated vs actual cost, USD",
+        categories=[out.id[-8:]],
+        series=[
+            Series("estimated", [Decimal(out.estimated_cost_usd or 0)]),
+            Series("actual", [Decimal(out.actual_cost_usd or 0)]),
+        ],
+        unit=" USD",
+        chart_id="job-costs-chart",
+    )
+    events = timeline(
+        title=f"{out.id}: timeline",
+        moments=[Moment(e.created_at, e.message, e.level) for e in out.events],
+        chart_id="job-timeline",
+    )
+    return render(request, "job.html", session=ui, job=out, costs=costs, events=events)
 
 
 @router.post("/jobs", dependencies=[Depends(same_origin)])

@@ -91,3 +91,24 @@ def test_bar_chart__without_data_says_so() -> None:
 def test_bar_chart__refuses_a_series_of_the_wrong_length() -> None:
     with pytest.raises(ValueError, match="2 values for 1"):
         bar_chart(title="x", categories=["a"], series=[Series("s", [Decimal(1), Decimal(2)])])
+
+
+def test_timeline__places_events_in_proportion_to_their_time() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from service.ui.charts import Moment, timeline
+
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    svg = timeline(
+        title="job",
+        moments=[
+            Moment(start, "created"),
+            Moment(start + timedelta(seconds=30), "running"),
+            Moment(start + timedelta(seconds=120), "failed <oops>", "error"),
+        ],
+    )
+
+    dots = list(parse(svg).iter(f"{SVG}circle"))
+    xs = [float(d.get("cx") or 0) for d in dots]
+    assert (xs[1] - xs[0]) / (xs[2] - xs[0]) == pytest.approx(0.25, abs=0.01)
+    assert dots[2].get("class") == "event level-error"

@@ -63,3 +63,31 @@ def test_launch__bad_fields_are_a_422_page(env: JobsEnv) -> None:
     response = client.post("/ui/jobs", data=launch_form(client, env, team="no/slashes here"))
 
     assert response.status_code == 422 and "team" in response.text
+
+
+def test_job_page__timeline_draws_each_event_of_the_table(env: JobsEnv) -> None:
+    client = launcher(env)
+    launched = client.post("/ui/jobs", data=launch_form(client, env))
+    assert launched.status_code == 303
+    watcher = env.watcher()
+    for _ in range(3):
+        env.advance()
+        watcher.tick()
+    [job] = env.reader.get("/v1/jobs", params={"team": "ml-platform"}).json()["items"]
+
+    page = client.get(f"/ui/jobs/{job['id']}").text
+
+    assert f'<td id="job-status">{job["status"]}</td>' in page and job["status"] == "succeeded"
+    assert f'<td class="actual">{job["actual_cost_usd"]} (prices of' in page
+    events = env.reader.get(f"/v1/jobs/{job['id']}").json()["events"]
+    assert len(events) > 2
+    assert page.count('<circle class="event') == len(events)
+    assert page.split('id="events-table"')[1].count("<tr><td>") == len(events)
+
+
+def test_job_page__an_unknown_job_is_a_404_page(env: JobsEnv) -> None:
+    client = launcher(env)
+
+    response = client.get("/ui/jobs/job_nope")
+
+    assert response.status_code == 404 and "text/html" in response.headers["content-type"]
