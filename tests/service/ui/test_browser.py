@@ -154,7 +154,15 @@ def test_browser__a_read_key_sees_jobs_but_its_launch_is_refused(
 
 def test_browser__every_page_loads_only_from_the_service(site: str, browser: Any) -> None:
     sign_in(browser, site, ADMIN_SECRET)
-    for path in ("/ui/spend?group_by=model", "/ui/models", "/ui/pools", "/ui/jobs", "/ui/prices"):
+    for path in (
+        "/ui/spend?group_by=model",
+        "/ui/models",
+        "/ui/pools",
+        "/ui/pools/gpt-4o-mini?window=day",
+        "/ui/jobs",
+        "/ui/jobs/job_ui_a1",
+        "/ui/prices",
+    ):
         browser.get(site + path)
         assert "Internal Server Error" not in browser.page_source
         assert browser.find_elements("css selector", "svg.chart"), path
