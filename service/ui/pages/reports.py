@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import date
 from decimal import Decimal
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 
+from pricing.errors import PricingError
 from service.deps import SessionDep
 from service.ui import sources
 from service.ui.charts import Series, bar_chart
 from service.ui.web import ReadSession, UiRoute, render
 
+log = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False, route_class=UiRoute)  # under /ui
 GroupBy = Literal["month", "team", "model"]
 MAX_DIFF_BARS = 16  # a readable chart; the table below it lists every change
@@ -30,10 +33,9 @@ def spend(
     date_to: Annotated[date | None, Query(alias="to")] = None,
     group_by: GroupBy = "month",
 ) -> Response:
-    start, end = (
-        date_from or date(sources.current_time().year, 1, 1),
-        date_to or (sources.current_time().date()),
-    )
+    # A dashboard opens on the year so far: one month is rarely a trend.
+    end = date_to or sources.current_time().date()
+    start = date_from or date(end.year, 1, 1)
     report = sources.training_spend(session, date_from=start, date_to=end, group_by=group_by)
     chart = bar_chart(
         title=f"Training spend by {group_by}, USD",
@@ -103,7 +105,12 @@ def models(
     fine_tuned = []
     for job in jobs:
         if job.fine_tuned_model:
-            [model] = sources.list_models(session, as_of=day, name=job.fine_tuned_model).models
+            try:
+                [model] = sources.list_models(session, as_of=day, name=job.fine_tuned_model).models
+            except PricingError:
+                # A base the catalogue does not know (yet) must not hide every other model.
+                log.info("no catalogue entry for %s", job.fine_tuned_model)
+                continue
             fine_tuned.append((job, model))
     chart = bar_chart(
         title=f"Days left before shutdown, as of {day.isoformat()}",
@@ -127,8 +134,6 @@ def models(
 
 
 # --- prices ----------------------------------------------------------------------------------
-
-Version = Annotated[str | None, Query(max_length=64)]
 
 
 @router.get("/prices")

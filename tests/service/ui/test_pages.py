@@ -230,3 +230,32 @@ def test_pool__an_unknown_family_is_a_page_not_a_500(dashboard: Dashboard) -> No
 
     assert response.status_code == 422
     assert response.headers["content-type"].startswith("text/html")
+
+
+def test_models__a_fine_tuned_model_of_an_unknown_base_does_not_hide_the_rest(
+    dashboard: Dashboard,
+) -> None:
+    from service.db import session_scope
+    from service.jobs.models import Job
+
+    with session_scope(dashboard.app.state.engine) as session:
+        job = session.get(Job, "job_ui_b1")
+        assert job is not None
+        job.fine_tuned_model = "ft:a-model-nobody-knows:acme::zz"
+    client = dashboard.signed_in(ADMIN_SECRET)
+
+    page = client.get("/ui/models")
+
+    assert page.status_code == 200
+    assert [r[0] for r in cells(page.text, "fine-tuned-table")] == [
+        "ft:gpt-4o-mini-2024-07-18:acme::a1"
+    ]
+
+
+def test_spend__only_a_past_end_date_opens_on_that_year(dashboard: Dashboard) -> None:
+    client = dashboard.signed_in(ADMIN_SECRET)
+
+    page = client.get("/ui/spend", params={"to": f"{THIS_YEAR - 1}-06-30"})
+
+    assert page.status_code == 200
+    assert f'name="from" value="{THIS_YEAR - 1}-01-01"' in page.text
