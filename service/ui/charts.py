@@ -130,6 +130,67 @@ def bar_chart(
     return "".join(parts)
 
 
+LABEL_W, ROW_H = 230, 22
+
+
+def hbar_chart(
+    *,
+    title: str,
+    categories: Sequence[str],
+    series: Sequence[Series],
+    unit: str = "",
+    chart_id: str = "chart",
+) -> str:
+    """Grouped horizontal bars: a row per category, named in full at the left, each bar's value
+    at its end; for long names (model ids) and many rows, where columns would overlap."""
+    for s in series:
+        if len(s.values) != len(categories):
+            raise ValueError(f"series {s.name!r} has {len(s.values)} values for {len(categories)}")
+    top = nice_ceiling(max([Decimal(0), *(v for s in series for v in s.values)]))
+    group_h = ROW_H * max(len(series), 1) + 8
+    plot_w = WIDTH - LABEL_W - RIGHT - 60
+    height = TOP + group_h * max(len(categories), 1) + 30
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" id="{_attr(chart_id)}" class="chart" '
+        f'viewBox="0 0 {WIDTH} {height}" role="img" aria-label="{_attr(title)}" '
+        f'data-unit="{_attr(unit)}">',
+        f"<title>{escape(title)}</title>",
+    ]
+    if not categories or not series:
+        parts.append(
+            f'<text class="empty" x="{WIDTH / 2}" y="{TOP + 20}" text-anchor="middle">'
+            "nothing to show</text>"
+        )
+    for c, category in enumerate(categories):
+        y0 = TOP + group_h * c
+        parts.append(
+            f'<text class="category" x="{LABEL_W - 8}" y="{_num(y0 + group_h / 2 + 2)}" '
+            f'text-anchor="end">{escape(category[:40])}</text>'
+        )
+        for s_index, s in enumerate(series):
+            value = s.values[c]
+            w = plot_w * float(max(value, Decimal(0)) / top)
+            y = y0 + ROW_H * s_index + 4
+            parts.append(
+                f'<rect class="bar series-{_attr(s.name)}" x="{LABEL_W}" y="{_num(y)}" '
+                f'width="{_num(w)}" height="{ROW_H - 4}" data-category="{_attr(category)}" '
+                f'data-series="{_attr(s.name)}" data-value="{_attr(value)}">'
+                f"<title>{escape(f'{category} {s.name}: {value}{unit}')}</title></rect>"
+                f'<text class="tick" x="{_num(LABEL_W + w + 4)}" y="{_num(y + ROW_H - 8)}">'
+                f"{escape(_label(value))}</text>"
+            )
+    legend_y = height - 10
+    for s_index, s in enumerate(series):
+        x = LABEL_W + 150 * s_index
+        parts.append(
+            f'<rect class="key series-{_attr(s.name)}" x="{x}" y="{legend_y - 10}" '
+            f'width="12" height="12"/><text class="legend" x="{x + 16}" y="{legend_y}">'
+            f"{escape(s.name)}</text>"
+        )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
 @dataclass(frozen=True)
 class Moment:
     """A point of a timeline: when, a short label and a level (a CSS class suffix)."""

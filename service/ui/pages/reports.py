@@ -12,7 +12,7 @@ from fastapi import APIRouter, Query, Request, Response
 from pricing.errors import PricingError
 from service.deps import SessionDep
 from service.ui import sources
-from service.ui.charts import Series, bar_chart
+from service.ui.charts import Series, bar_chart, hbar_chart
 from service.ui.web import ReadSession, UiRoute, render
 
 log = logging.getLogger(__name__)
@@ -96,10 +96,12 @@ def models(
 ) -> Response:
     day = as_of or sources.current_time().date()
     listing = sources.list_models(session, as_of=day)
+    # The countdown is of models still running: those already shut down are listed apart.
+    dated = [m for m in listing.models if m.days_left is not None and m.shutdown_date]
     ending = sorted(
-        (m for m in listing.models if m.days_left is not None and m.days_left <= horizon),
-        key=lambda m: (m.days_left, m.id),
+        (m for m in dated if 0 < (m.days_left or 0) <= horizon), key=lambda m: (m.days_left, m.id)
     )
+    gone = sorted((m for m in dated if not m.days_left), key=lambda m: (m.shutdown_date, m.id))
     tunable = [m for m in listing.models if m.fine_tuning]
     jobs, _ = sources.list_jobs(session, status="succeeded", limit=100)
     fine_tuned = []
@@ -112,7 +114,7 @@ def models(
                 log.info("no catalogue entry for %s", job.fine_tuned_model)
                 continue
             fine_tuned.append((job, model))
-    chart = bar_chart(
+    chart = hbar_chart(
         title=f"Days left before shutdown, as of {day.isoformat()}",
         categories=[m.id for m in ending],
         series=[Series("days_left", [Decimal(m.days_left or 0) for m in ending])],
@@ -126,6 +128,7 @@ def models(
         day=day,
         horizon=horizon,
         ending=ending,
+        gone=gone,
         tunable=tunable,
         fine_tuned=fine_tuned,
         closes=listing.fine_tuning_closes,
@@ -157,9 +160,9 @@ def prices(
     )
     diff = sources.price_diff(session, ui.principal, from_version=older, to_version=newer)
     shown = [c for c in diff.changes if c.old is not None and c.new is not None][:MAX_DIFF_BARS]
-    chart = bar_chart(
+    chart = hbar_chart(
         title=f"Prices changed from {older} to {newer}, USD per 1M tokens",
-        categories=[f"{c.model} {c.field}" for c in shown],
+        categories=[f"{c.model} {c.field.removeprefix('usd_per_1m_')}" for c in shown],
         series=[
             Series("old", [Decimal(c.old or 0) for c in shown]),
             Series("new", [Decimal(c.new or 0) for c in shown]),

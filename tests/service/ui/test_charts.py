@@ -112,3 +112,23 @@ def test_timeline__places_events_in_proportion_to_their_time() -> None:
     xs = [float(d.get("cx") or 0) for d in dots]
     assert (xs[1] - xs[0]) / (xs[2] - xs[0]) == pytest.approx(0.25, abs=0.01)
     assert dots[2].get("class") == "event level-error"
+
+
+def test_hbar_chart__rows_to_scale_with_full_names_and_values() -> None:
+    from service.ui.charts import hbar_chart
+
+    name = "ft:gpt-4o-mini-2024-07-18:acme"
+    svg = hbar_chart(
+        title="countdown",
+        categories=[name, "gpt-4o"],
+        series=[Series("days_left", [Decimal(30), Decimal(120)])],
+    )
+
+    bars = [r for r in parse(svg).iter(f"{SVG}rect") if "bar" in r.get("class", "").split()]
+    assert [(b.get("data-category"), b.get("data-value")) for b in bars] == [
+        (name, "30"),
+        ("gpt-4o", "120"),
+    ]
+    widths = [float(b.get("width") or 0) for b in bars]
+    assert widths[0] / widths[1] == pytest.approx(30 / 120, rel=1e-3)
+    assert name in svg  # named in full, not cut at the axis

@@ -86,8 +86,18 @@ def test_models__lists_the_fine_tuned_models_with_their_bases_countdown(
     listed = client.get("/v1/models", params={"as_of": f"{THIS_YEAR}-06-01"}, headers=ADMIN).json()[
         "models"
     ]
-    ending = sorted((m["days_left"], m["id"]) for m in listed if m["days_left"] is not None)
+    dated = [m for m in listed if m["days_left"] is not None and m["shutdown_date"]]
+    ending = sorted((m["days_left"], m["id"]) for m in dated if m["days_left"] > 0)
+    assert ending, "the catalogue has models shutting down after the day"
     assert [(int(r[3]), r[0]) for r in cells(page.text, "countdown-table")] == ending
+    for days_left, model in ending:
+        assert f'data-category="{model}" data-series="days_left" data-value="{days_left}"' in (
+            page.text
+        )
+    # Models already shut down are listed apart, not counted down from zero.
+    gone = {r[0] for r in cells(page.text, "gone-table")}
+    assert gone == {m["id"] for m in dated if m["days_left"] == 0}
+    assert not gone & {model for _, model in ending}
 
 
 def test_pools__show_usage_limit_and_threshold(dashboard: Dashboard) -> None:
@@ -144,7 +154,8 @@ def test_prices__table_in_force_and_diff_match_the_rest_api(dashboard: Dashboard
     ]
     changed = next(c for c in diff if c["old"] and c["new"])
     assert (
-        f'data-category="{changed["model"]} {changed["field"]}" data-series="new" '
+        f'data-category="{changed["model"]} {changed["field"].removeprefix("usd_per_1m_")}" '
+        f'data-series="new" '
         f'data-value="{changed["new"]}"'
     ) in page.text
     table = client.get("/v1/prices", params={"as_of": "2024-03-01"}, headers=ADMIN).json()
