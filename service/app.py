@@ -43,6 +43,7 @@ def _routers() -> list[Any]:
     from service.jobs.router import router as jobs
     from service.prices.router import router as prices
     from service.reports.router import router as reports
+    from service.ui.router import router as ui
     from service.usage.router import router as usage
     from service.usage_import.router import router as usage_imports
 
@@ -59,6 +60,7 @@ def _routers() -> list[Any]:
         jobs,
         budgets,
         reports,
+        ui,
     ]
 
 

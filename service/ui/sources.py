@@ -1,0 +1,45 @@
+"""Where the dashboard reads its data: the same service functions the REST routes call.
+
+The prices page calls the REST route functions themselves (plain functions taking the caller),
+so its tables are the API's to the digit. One module, so a feature that moves its functions
+(the usage module may be split) is followed here and nowhere else in service/ui.
+"""
+
+from __future__ import annotations
+
+from service.catalogue.service import list_models
+from service.jobs.gateway import OpenAIGateway
+from service.jobs.launch import launch
+from service.jobs.schemas import JobIn
+from service.jobs.service import find_job, list_jobs, to_out
+from service.prices.router import diff as price_diff
+from service.prices.router import list_versions as price_versions
+from service.prices.router import prices_as_of
+from service.reports.service import default_range, to_csv, training_spend
+from service.usage.router import current_time
+from service.usage.schemas import PlanIn
+from service.usage.service import default_org, get_pool, list_pools, plan
+from service.usage.service import history as pool_history
+
+__all__ = [
+    "JobIn",
+    "OpenAIGateway",
+    "PlanIn",
+    "current_time",
+    "default_org",
+    "default_range",
+    "find_job",
+    "get_pool",
+    "launch",
+    "list_jobs",
+    "list_models",
+    "list_pools",
+    "plan",
+    "pool_history",
+    "price_diff",
+    "price_versions",
+    "prices_as_of",
+    "to_csv",
+    "to_out",
+    "training_spend",
+]
