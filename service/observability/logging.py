@@ -91,3 +91,8 @@ def configure_logging(*, log_format: str, level: str, stream: TextIO | None = No
             for handler in list(uvicorn_logger.handlers):
                 uvicorn_logger.removeHandler(handler)
             uvicorn_logger.propagate = True
+
+
+def uvicorn_log_config(log_format: str) -> dict[str, Any]:
+    """uvicorn.run's keyword: with json, uvicorn must not install its own text handlers."""
+    return {"log_config": None} if log_format == "json" else {}
