@@ -67,7 +67,10 @@ def test_logging__a_traceback_stays_inside_its_json_line(json_log):
 
 
 def test_logging__credentials_are_masked_if_a_message_ever_holds_one():
-    text = "Authorization: Bearer rc_abcdef0123456789abcdef sk-proj-ABCDEF0123456789 xoxb-1234-5678-abcdefgh"
+    text = (
+        "Authorization: Bearer rc_abcdef0123456789abcdef "
+        "sk-proj-ABCDEF0123456789 xoxb-1234-5678-abcdefgh"
+    )
     masked = redact(text)
     assert "rc_abcdef" not in masked and "sk-proj" not in masked and "xoxb-1234" not in masked
     assert masked.startswith("Authorization: Bearer [redacted]")
