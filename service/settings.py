@@ -167,6 +167,12 @@ class Settings(BaseSettings):
         "are refused regardless)",
     )
 
+    @field_validator("metrics_token", mode="before")
+    @classmethod
+    def _empty_token_is_none(cls, value: object) -> object:
+        # compose passes `${RATECARD_METRICS_TOKEN:-}`: an empty value means "not set".
+        return None if value == "" else value
+
     @field_validator("webhook_allowed_networks")
     @classmethod
     def _networks_parse(cls, value: str) -> str:
