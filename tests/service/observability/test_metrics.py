@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import Any
 
 import httpx
 import pytest
@@ -14,22 +13,11 @@ from prometheus_client.parser import text_string_to_metric_families
 from service.auth.service import create_key
 from service.db import session_scope
 from tests.service.conftest import ADMIN_SECRET, build_app, client_for
+from tests.service.observability.scrape import Samples, samples, value
+from tests.service.observability.scrape import scrape as scrape_with
 
 TOKEN = "metrics-token-0123456789abcdef0123456789"
 SEED = {"model": "gpt-3.5-turbo", "tokens": 100_000, "n_epochs": 3, "as_of": "2023-09-01"}
-
-
-def samples(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
-    """Every sample of a scrape, keyed by name and labels."""
-    return {
-        (sample.name, frozenset(sample.labels.items())): sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-    }
-
-
-def value(scraped: dict[Any, float], name: str, **labels: str) -> float:
-    return scraped.get((name, frozenset(labels.items())), 0.0)
 
 
 @pytest.fixture
@@ -43,12 +31,8 @@ def admin(app: FastAPI) -> Iterator[httpx.Client]:
         yield client
 
 
-def scrape(app: FastAPI) -> dict[Any, float]:
-    with client_for(app, TOKEN) as prometheus:
-        response = prometheus.get("/metrics")
-    assert response.status_code == 200, response.text
-    assert response.headers["content-type"].startswith("text/plain; version=")
-    return samples(response.text)
+def scrape(app: FastAPI) -> Samples:
+    return scrape_with(app, TOKEN)
 
 
 def test_metrics__requests_are_counted_by_route_template_and_status(app, admin):
