@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import time
 
-from starlette.datastructures import MutableHeaders
 from starlette.routing import Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -57,9 +56,10 @@ class ObservabilityMiddleware:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                headers = MutableHeaders(scope=message)
-                if HEADER not in headers:  # problem() already set it on error responses
-                    headers.append(HEADER, request_id)
+                headers = message.get("headers") or []
+                # problem() already set it on error responses.
+                if not any(name.lower() == _HEADER_BYTES for name, _ in headers):
+                    message["headers"] = [*headers, (_HEADER_BYTES, request_id.encode("latin-1"))]
             await send(message)
 
         try:
