@@ -22,10 +22,11 @@ def route_label(scope: Scope, entry_root_path: str) -> str:
     the label set is bounded by the routes the app has."""
     route = scope.get("route")
     path_format = getattr(route, "path_format", None)
-    if route is None or not isinstance(path_format, str):
-        return UNMATCHED
     # Below a Mount, routes are relative to the mount's (constant) path, which root_path holds.
     mounted = str(scope.get("root_path", ""))[len(entry_root_path) :]
+    if route is None or not isinstance(path_format, str):
+        # A path a mounted app has no route for is labelled by the mount.
+        return mounted + "/{path}" if mounted else UNMATCHED
     if isinstance(route, Mount):
         return (mounted or path_format) + "/{path}"
     return mounted + path_format

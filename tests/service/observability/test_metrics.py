@@ -208,3 +208,40 @@ def test_metrics__a_short_metrics_token_is_refused_at_start():
 
     with pytest.raises(ValidationError):
         get_settings(metrics_token="short")
+
+
+def test_metrics__routes_below_a_mount_are_labelled_by_mount_and_template(app, admin):
+    from fastapi import FastAPI as SubApp
+
+    pages = SubApp()
+
+    @pages.get("/teams/{team}")
+    async def team_page(team: str) -> dict[str, str]:
+        return {"team": team}
+
+    app.mount("/pages", pages)
+    assert admin.get("/pages/teams/ml-platform").status_code == 200
+    assert admin.get("/pages/nothing-here").status_code == 404
+
+    scraped = scrape(app)
+
+    assert (
+        value(
+            scraped,
+            "ratecard_http_requests_total",
+            method="GET",
+            route="/pages/teams/{team}",
+            status="200",
+        )
+        == 1
+    )
+    assert (
+        value(
+            scraped,
+            "ratecard_http_requests_total",
+            method="GET",
+            route="/pages/{path}",
+            status="404",
+        )
+        == 1
+    )
