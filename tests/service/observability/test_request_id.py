@@ -63,3 +63,19 @@ def test_request_id__the_longest_safe_id_is_kept():
 def test_request_id__declared_in_the_problem_schema(api):
     schema = api.admin.get("/openapi.json").json()["components"]["schemas"]["Problem"]
     assert schema["properties"]["request_id"]["type"] == "string"
+
+
+def test_request_id__an_unexpected_error_is_a_500_problem_with_the_id(sqlite_url, tmp_path):
+    from tests.service.conftest import build_app, client_for
+
+    app = build_app(sqlite_url, tmp_path)
+
+    async def broken() -> None:
+        raise RuntimeError("a defect")
+
+    app.add_api_route("/broken", broken)
+    with client_for(app, None) as client:
+        response = client.get("/broken", headers={"X-Request-ID": "defect-42"})
+    assert response.status_code == 500
+    assert response.json()["request_id"] == "defect-42"
+    assert response.headers["X-Request-ID"] == "defect-42"
