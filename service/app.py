@@ -15,6 +15,11 @@ from service.db import ConnectionGate, create_db_engine, migrate
 from service.docs import install_docs
 from service.estimates.router import MULTIPART_ALLOWANCE, UPLOAD_PATH
 from service.limits import ControlCharacterGuard, RequestSizeLimit
+from service.observability.background import observe_background
+from service.observability.endpoint import install_metrics_endpoint
+from service.observability.gauges import install_database_gauges
+from service.observability.metrics import Metrics
+from service.observability.middleware import ObservabilityMiddleware
 from service.openapi import install_openapi
 from service.problems import install_problem_handlers
 from service.settings import Settings
@@ -83,6 +88,7 @@ def create_app(settings: Settings, *, run_background: bool = True) -> FastAPI:
             for factory in _background_factories():
                 svc = factory(app)
                 if svc is not None:
+                    observe_background(svc, app.state.metrics)
                     svc.start()
                     started.append(svc)
         try:
@@ -111,6 +117,9 @@ def create_app(settings: Settings, *, run_background: bool = True) -> FastAPI:
     app.state.connection_gate = ConnectionGate(engine)
     app.state.key_cache = KeyCache()
     app.state.last_used = LastUsed()
+    metrics = Metrics()
+    install_database_gauges(metrics, engine, settings)
+    app.state.metrics = metrics
     migrate(engine)
     install_problem_handlers(app)
     install_openapi(app)
@@ -121,7 +130,10 @@ def create_app(settings: Settings, *, run_background: bool = True) -> FastAPI:
         # The file itself is held to max_upload_bytes as it is spooled; this bounds the rest.
         per_path={UPLOAD_PATH: settings.max_upload_bytes + MULTIPART_ALLOWANCE},
     )
-    app.add_middleware(ControlCharacterGuard)  # outermost: before any route or body is read
+    app.add_middleware(ControlCharacterGuard)  # before any route or body is read
+    # Outermost: refusals by the guards above are counted and carry a request id too.
+    app.add_middleware(ObservabilityMiddleware, metrics=metrics)
     for router in _routers():
         app.include_router(router)
+    install_metrics_endpoint(app, metrics, settings)
     return app

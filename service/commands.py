@@ -10,6 +10,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from service.observability.logging import configure_logging, uvicorn_log_config
+
 log = logging.getLogger(__name__)
 
 
@@ -56,7 +58,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         demo = start_demo_openai(data_dir=args.demo_dir)
         overrides.update(demo.settings_overrides())
     settings = get_settings(**overrides)
-    logging.getLogger().setLevel(settings.log_level.upper())
+    configure_logging(log_format=settings.log_format, level=settings.log_level)
     app = create_app(settings)
     secret = bootstrap_admin_key(app, settings)
     if secret:
@@ -80,7 +82,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     gc.freeze()
     try:
         uvicorn.run(
-            app, host=settings.host, port=settings.port, log_level=settings.log_level.lower()
+            app,
+            host=settings.host,
+            port=settings.port,
+            log_level=settings.log_level.lower(),
+            **uvicorn_log_config(settings.log_format),
         )
     finally:
         if demo is not None:
@@ -93,7 +99,7 @@ def cmd_watcher(args: argparse.Namespace) -> int:
     from service.settings import get_settings
 
     settings = get_settings()
-    logging.getLogger().setLevel(settings.log_level.upper())
+    configure_logging(log_format=settings.log_format, level=settings.log_level)
     return run_watcher(settings)
 
 
@@ -149,7 +155,7 @@ def cmd_bot(args: argparse.Namespace) -> int:
     given = {"host": args.host, "port": args.port}
     overrides: dict[str, Any] = {k: v for k, v in given.items() if v}
     settings = get_settings(**overrides)
-    logging.getLogger().setLevel(settings.log_level.upper())
+    configure_logging(log_format=settings.log_format, level=settings.log_level)
     needed = [
         ("RATECARD_SLACK_BOT_TOKEN", settings.slack_bot_token),
         ("RATECARD_SERVICE_API_KEY", settings.service_api_key),
@@ -174,6 +180,7 @@ def cmd_bot(args: argparse.Namespace) -> int:
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level.lower(),
+        **uvicorn_log_config(settings.log_format),
     )
     return 0
 

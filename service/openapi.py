@@ -27,6 +27,14 @@ _PROBLEM_SCHEMA: dict[str, Any] = {
         "title": {"type": "string", "examples": ["Not found"]},
         "status": {"type": "integer", "examples": [404]},
         "detail": {"type": "string", "description": "What went wrong, in words."},
+        "request_id": {
+            "type": "string",
+            "maxLength": 128,
+            "description": "The request's id, also in the `X-Request-ID` response header and in "
+            "every log line written while handling it: the caller's `X-Request-ID` when it is "
+            "1-128 characters of `A-Z a-z 0-9 . _ : = + / -`, else one the service made.",
+            "examples": ["4bf92f3577b34da6a3ce929d0e0e4736"],
+        },
         "errors": {
             "type": "array",
             "description": "Invalid requests: one entry for each field refused.",

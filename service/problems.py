@@ -19,6 +19,7 @@ from starlette.routing import Match, compile_path
 from pricing import errors as pe
 from service.errors import ServiceError
 from service.messages import plain_errors
+from service.observability.request_id import HEADER, current_request_id
 
 log = logging.getLogger(__name__)
 PROBLEM = "application/problem+json"
@@ -41,12 +42,13 @@ _PRICING_STATUS: list[tuple[type[pe.PricingError], int, str]] = [
 
 def problem(status: int, title: str, detail: str, **extra: Any) -> JSONResponse:
     body = {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}
-    return JSONResponse(
-        body,
-        status_code=status,
-        media_type=PROBLEM,
-        headers={"WWW-Authenticate": "Bearer"} if status == 401 else None,
-    )
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else {}
+    request_id = current_request_id()
+    if request_id is not None:
+        # Quoted in a support ticket, it finds the request's log lines.
+        body["request_id"] = request_id
+        headers[HEADER] = request_id
+    return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers or None)
 
 
 def _pricing_extra(exc: pe.PricingError) -> dict[str, Any]:

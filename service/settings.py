@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -32,6 +33,23 @@ class Settings(BaseSettings):
     )
     port: int = Field(8000, description="port of `ratecard serve`")
     log_level: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR")
+    log_format: Literal["text", "json"] = Field(
+        "text",
+        description="`text` lines, or `json`: one object per line with time, level, logger, "
+        "message and request_id",
+    )
+    metrics: Literal["off", "public", "key"] = Field(
+        "key",
+        description="GET /metrics: `key` needs `Authorization: Bearer` with RATECARD_METRICS_TOKEN "
+        "or an API key with the read scope; `public` answers anyone (a private network or a "
+        "port only Prometheus reaches); `off` answers 404",
+    )
+    metrics_token: SecretStr | None = Field(
+        None,
+        description="a bearer token for Prometheus alone (no database lookup, so scrapes work "
+        "while the database is down); at least 32 characters",
+        min_length=32,
+    )
     upload_dir: Path | None = Field(
         None, description="where uploaded training files are spooled (default: system temp)"
     )
@@ -165,6 +183,12 @@ class Settings(BaseSettings):
         "by default only public addresses are (cloud metadata and the service's own host:port "
         "are refused regardless)",
     )
+
+    @field_validator("metrics_token", mode="before")
+    @classmethod
+    def _empty_token_is_none(cls, value: object) -> object:
+        # compose passes `${RATECARD_METRICS_TOKEN:-}`: an empty value means "not set".
+        return None if value == "" else value
 
     @field_validator("webhook_allowed_networks")
     @classmethod

@@ -34,6 +34,7 @@ import anyio
 import httpx
 from pydantic import BaseModel, ValidationError
 
+from service.observability.metrics import observe_openai
 from service.openai.errors import (
     OpenAICreateOutcomeUnknown,
     OpenAIError,
@@ -350,6 +351,7 @@ class OpenAIClient:
             request = self._http.build_request(method, path, params=params, json=json_body)
             try:
                 response = await self._http.send(request, stream=True)
+                observe_openai(method, response.status_code)
                 try:
                     if response.is_success:
                         return await consume(response)
@@ -357,6 +359,7 @@ class OpenAIClient:
                 finally:
                     await response.aclose()
             except _TRANSIENT_TRANSPORT_ERRORS as exc:
+                observe_openai(method, None)
                 reason = type(exc).__name__
                 if is_create and not isinstance(exc, _NOT_SENT_ERRORS):
                     raise OpenAICreateOutcomeUnknown(

@@ -10,6 +10,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from service.deps import AdminKey, EstimateKey, ReadKey, SessionDep, SettingsDep
 from service.errors import InvalidInput
+from service.observability.metrics import count_usage_events
 from service.settings import Settings
 from service.types import utcnow
 from service.usage import history, limits, names, planner, pools
@@ -93,9 +94,11 @@ def ingest(
     body: UsageBody, session: SessionDep, settings: SettingsDep, now: Now, _: EstimateKey
 ) -> dict[str, Any]:
     events = body.events if isinstance(body, UsageBatchIn) else [body]
-    return usage_ingest.ingest(
+    result = usage_ingest.ingest(
         session, org=_org(body.org, settings), events=events, now=now, settings=settings
     )
+    count_usage_events(result["accepted"])
+    return result
 
 
 @router.post(
