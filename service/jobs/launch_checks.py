@@ -139,6 +139,7 @@ def estimate_training_file(
                 encoding_name=resolved.encoding,
                 # Reinforcement models have no per-example token limit in the catalogue.
                 max_tokens_per_example=limit or DEFAULT_REINFORCEMENT_LIMIT,
+                method=body.method,
             )
         except DatasetError as exc:
             # The message names the server's temporary copy; the caller knows the file by its id.
