@@ -35,6 +35,8 @@ def launch_value(launch: Launch, *, team: str, user_id: str, channel_id: str) ->
         "validation_file": launch.validation_file,
         "team": team,
     }
+    if launch.method != "supervised":  # buttons made before methods existed stay the same
+        body["method"] = launch.method
     return json.dumps({"by": user_id, "channel": channel_id, "body": body}, separators=(",", ":"))
 
 

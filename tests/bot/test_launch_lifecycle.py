@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
@@ -98,3 +99,35 @@ def test_estimate_train__openai_file_shows_the_lifecycle_warnings(
 
     shown = texts(stack.last_response(url))
     assert "accepted until 2027-01-05 (31 days left)" in shown
+
+
+def dpo_file() -> bytes:
+    pair = {
+        "input": {"messages": [{"role": "user", "content": "Capital of France?"}]},
+        "preferred_output": [{"role": "assistant", "content": "Paris."}],
+        "non_preferred_output": [{"role": "assistant", "content": "Lyon."}],
+    }
+    return b"".join(json.dumps(pair).encode() + b"\n" for _ in range(10))
+
+
+def test_launch__preference_method_checks_pairs_and_sends_openai_a_dpo_method(
+    stack: SlackStack, on_day: Callable[[date], None]
+) -> None:
+    on_day(date(2026, 12, 6))
+    file_id = stack.upload_training_file(dpo_file())
+    _, url = stack.command("/launch", f"gpt-4.1-mini {file_id} method=preference team=ml-platform")
+    message = stack.last_response(url)
+    assert "ratecard's assumption" in texts(message)  # the DPO billing-token assumption
+
+    _, click_url, _ = stack.click(message, LAUNCH_ACTION)
+
+    # The fake OpenAI only trains supervised jobs: its refusal proves a non-supervised
+    # method object reached it (OpenAI's real API takes {"type": "dpo", "dpo": {...}}).
+    shown = " ".join(texts(m) for m in stack.responses(click_url))
+    assert "OpenAI rejected the job" in shown and "method.type" in shown
+
+
+def test_launch__reinforcement_from_slack_points_to_the_api(stack: SlackStack) -> None:
+    ack, _ = stack.command("/launch", "o4-mini file-abc123 method=reinforcement", wait=False)
+
+    assert "grader" in ack.json()["text"] and "POST /v1/jobs" in ack.json()["text"]
