@@ -18,6 +18,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from typing import BinaryIO
 
 from pricing.dataset_format import DatasetStats
+from pricing.dataset_methods import Method
 from pricing.dataset_tokens import BOM, Analyser, Partial, check_args, finish
 from pricing.errors import DatasetError
 from pricing.tokens import get_encoding
@@ -62,9 +63,10 @@ def _analyse_range(
     cap: int,
     max_line_bytes: int,
     progress: Callable[[int], None] | None = None,
+    method: Method = "supervised",
 ) -> Partial:
     """Analyse bytes [start, end) of ``path``; both must be line starts (or end of file)."""
-    analyser = Analyser(get_encoding(encoding_name), cap)
+    analyser = Analyser(get_encoding(encoding_name), cap, method)
     reported = 0
     with open(path, "rb") as f:
         f.seek(start)
@@ -129,6 +131,7 @@ def _analyse_parallel(
     range_bytes: int,
     max_line_bytes: int,
     progress: Callable[[int, int], None] | None,
+    method: Method,
 ) -> Partial:
     # Several ranges per worker so the last straggler is short and progress moves steadily.
     n_ranges = max(4 * workers, math.ceil(size / range_bytes))
@@ -156,7 +159,15 @@ def _analyse_parallel(
                         break
                     index, (start, end) = item
                     future = pool.submit(
-                        _analyse_range, path, start, end, encoding_name, cap, max_line_bytes
+                        _analyse_range,
+                        path,
+                        start,
+                        end,
+                        encoding_name,
+                        cap,
+                        max_line_bytes,
+                        None,
+                        method,
                     )
                     pending[future] = index
                 if not pending:
@@ -189,15 +200,19 @@ def analyse_training_file(
     parallel_threshold_bytes: int = DEFAULT_PARALLEL_THRESHOLD_BYTES,
     range_bytes: int = DEFAULT_RANGE_BYTES,
     max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+    method: Method = "supervised",
 ) -> DatasetStats:
     """Validate a JSONL training file and count its tokens, streaming it in bounded memory.
+
+    ``method`` picks the file format: chat or prompt/completion for supervised, preference
+    pairs for preference (DPO), prompt items for reinforcement.
 
     ``workers`` defaults to the usable CPUs; files smaller than ``parallel_threshold_bytes``
     (or ``workers=1``) are analysed in this process. ``progress(bytes_done, bytes_total)`` is
     called as the work advances and once at the end. Raises :class:`DatasetError` if the file
     is missing, unreadable or empty; format problems are reported in the result, not raised.
     """
-    check_args(encoding_name, max_tokens_per_example)
+    check_args(encoding_name, max_tokens_per_example, method)
     if range_bytes < 1 or max_line_bytes < 1:
         raise ValueError("range_bytes and max_line_bytes must be positive")
     name = os.fspath(path)
@@ -227,14 +242,22 @@ def analyse_training_file(
                 range_bytes=range_bytes,
                 max_line_bytes=max_line_bytes,
                 progress=progress,
+                method=method,
             )
         else:
             report = None if progress is None else (lambda done: progress(done, size))
             part = _analyse_range(
-                name, 0, size, encoding_name, max_tokens_per_example, max_line_bytes, report
+                name,
+                0,
+                size,
+                encoding_name,
+                max_tokens_per_example,
+                max_line_bytes,
+                report,
+                method,
             )
             if progress is not None:
                 progress(size, size)
     except OSError as exc:
         raise DatasetError(f"cannot read training file {name}: {exc}") from exc
-    return finish(part, encoding_name=encoding_name, cap=max_tokens_per_example)
+    return finish(part, encoding_name=encoding_name, cap=max_tokens_per_example, method=method)

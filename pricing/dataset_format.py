@@ -21,7 +21,11 @@ ALLOWED_MESSAGE_KEYS = frozenset(
 CALL_KEYS = ("function_call", "tool_calls")
 ROLES = frozenset({"system", "user", "assistant", "function", "tool"})
 
-Format = Literal["chat", "completion"]
+Format = Literal["chat", "completion", "preference", "reinforcement"]
+# The formats a supervised file may be in; preference and reinforcement files have one each.
+SUPERVISED_FORMATS: tuple[Format, ...] = ("chat", "completion")
+# Reinforcement prompts may also carry developer messages (the reasoning models' system role).
+REINFORCEMENT_ROLES = ROLES | {"developer"}
 NO_FORMAT = "_no_format_keys"  # an object with neither "messages" nor "prompt"/"completion"
 
 # Problems are reported in this order: whole-line problems first, then example-level, then
@@ -35,6 +39,9 @@ KIND_ORDER = (
     "mixed_formats",
     "missing_messages_list",
     "missing_prompt_or_completion",
+    "missing_preference_input",
+    "missing_preference_outputs",
+    "preference_output_not_assistant",
     "message_data_type",
     "message_missing_key",
     "message_unrecognized_key",
@@ -60,6 +67,18 @@ _DESCRIPTIONS: dict[str, tuple[str, str]] = {
     "missing_prompt_or_completion": (
         'example lacks a string "prompt" or "completion"',
         'examples lack a string "prompt" or "completion"',
+    ),
+    "missing_preference_input": (
+        'example has no "input" object with a non-empty "messages" list',
+        'examples have no "input" object with a non-empty "messages" list',
+    ),
+    "missing_preference_outputs": (
+        'example lacks a non-empty "preferred_output" or "non_preferred_output" list',
+        'examples lack a non-empty "preferred_output" or "non_preferred_output" list',
+    ),
+    "preference_output_not_assistant": (
+        "example has an output message whose role is not assistant",
+        "examples have an output message whose role is not assistant",
     ),
     "message_data_type": ("message is not a JSON object", "messages are not JSON objects"),
     "message_missing_key": (

@@ -21,12 +21,22 @@ from pricing.dataset_format import (
     CALL_KEYS,
     KIND_ORDER,
     NO_FORMAT,
+    REINFORCEMENT_ROLES,
     ROLES,
+    SUPERVISED_FORMATS,
     DatasetStats,
     Format,
     Tally,
     format_problem,
     lines_text,
+)
+from pricing.dataset_methods import (
+    METHODS,
+    PREFERENCE_BILLING_ASSUMPTION,
+    REINFORCEMENT_BILLING_NOTE,
+    Method,
+    check_preference,
+    check_reinforcement,
 )
 from pricing.errors import DatasetError
 from pricing.estimate import MIN_EXAMPLES_TO_LAUNCH, too_few_examples_warning
@@ -128,9 +138,10 @@ class Partial:
         self.blank = 0
         self.bytes_read = 0
         self.errors: dict[str, Tally] = {}
-        self.styles: dict[str, _Lengths] = {"chat": _Lengths(), "completion": _Lengths()}
+        formats = ("chat", "completion", "preference", "reinforcement")
+        self.styles: dict[str, _Lengths] = {fmt: _Lengths() for fmt in formats}
         # every example that declares a format, counted or not: the basis of mixed_formats
-        self.by_format: dict[str, Tally] = {"chat": Tally(), "completion": Tally()}
+        self.by_format: dict[str, Tally] = {fmt: Tally() for fmt in formats}
         self.first_format: tuple[int, Format] | None = None
 
     def error(self, kind: str, line: int) -> None:
@@ -147,9 +158,9 @@ class Partial:
             self.first_format = (line + offset, fmt)
         for kind, tally in other.errors.items():
             self.errors.setdefault(kind, Tally()).absorb(tally, offset)
-        for fmt in ("chat", "completion"):
-            self.styles[fmt].absorb(other.styles[fmt], offset)
-            self.by_format[fmt].absorb(other.by_format[fmt], offset)
+        for name, lengths in self.styles.items():
+            lengths.absorb(other.styles[name], offset)
+            self.by_format[name].absorb(other.by_format[name], offset)
         self.n_lines += other.n_lines
         self.blank += other.blank
         self.bytes_read += other.bytes_read
@@ -158,12 +169,16 @@ class Partial:
 class Analyser:
     """Feeds lines one at a time into a :class:`Partial`."""
 
-    def __init__(self, encoding: tiktoken.Encoding, cap: int) -> None:
+    def __init__(
+        self, encoding: tiktoken.Encoding, cap: int, method: Method = "supervised"
+    ) -> None:
         self.encoding = encoding
         self.cap = cap
+        self.method = method
+        self.roles = REINFORCEMENT_ROLES if method == "reinforcement" else ROLES
         self.partial = Partial()
         self._role_tokens = {
-            role: len(encoding.encode(role, disallowed_special=())) for role in ROLES
+            role: len(encoding.encode(role, disallowed_special=())) for role in self.roles
         }
         self._system_cache: dict[str, int] = {}
 
@@ -197,7 +212,13 @@ class Analyser:
             part.error("data_type", line)
             return
         fmt: Format
-        if "messages" in example:
+        if self.method == "preference":
+            fmt = "preference"
+            counted = check_preference(example, line, messages=self._messages, error=part.error)
+        elif self.method == "reinforcement":
+            fmt = "reinforcement"
+            counted = check_reinforcement(example, line, messages=self._messages, error=part.error)
+        elif "messages" in example:
             fmt = "chat"
             counted = self._chat(example, line)
         elif "prompt" in example or "completion" in example:
@@ -214,12 +235,20 @@ class Analyser:
             part.styles[fmt].add(line, counted[0], counted[1], self.cap)
 
     def _chat(self, example: dict[str, object], line: int) -> tuple[int, int] | None:
-        part = self.partial
         messages = example["messages"]
         if not messages or not isinstance(messages, list):
-            part.error("missing_messages_list", line)
+            self.partial.error("missing_messages_list", line)
             return None
-        total = 3
+        total, assistant, has_assistant = self._messages(messages, line)
+        if not has_assistant:
+            self.partial.error("example_missing_assistant_message", line)
+        return 3 + total, assistant
+
+    def _messages(self, messages: list[object], line: int) -> tuple[int, int, bool]:
+        """Check each message; (tokens without the priming, assistant tokens, has assistant)."""
+        part = self.partial
+        roles = self.roles
+        total = 0
         assistant = 0
         has_assistant = False
         for message in messages:
@@ -235,14 +264,14 @@ class Analyser:
                 part.error("message_missing_key", line)
             if not message.keys() <= ALLOWED_MESSAGE_KEYS:
                 part.error("message_unrecognized_key", line)
-            if role not in ROLES:
+            if role not in roles:
                 part.error("unrecognized_role", line)
             if calls:
                 if content is not None and not isinstance(content, str):
                     part.error("missing_content", line)
             elif not content or not isinstance(content, str):
                 part.error("missing_content", line)
-            if len(message) == 2 and isinstance(content, str) and role in ROLES:
+            if len(message) == 2 and isinstance(content, str) and role in roles:
                 # The overwhelmingly common {"role", "content"} message, counted exactly as
                 # message_tokens would (tests check they agree) minus its per-key dispatch.
                 content_tokens = self._content_tokens(content, role)
@@ -253,9 +282,7 @@ class Analyser:
             if role == "assistant":
                 has_assistant = True
                 assistant += content_tokens
-        if not has_assistant:
-            part.error("example_missing_assistant_message", line)
-        return total, assistant
+        return total, assistant, has_assistant
 
     def _content_tokens(self, content: str, role: object) -> int:
         if role == "system":
@@ -279,18 +306,25 @@ class Analyser:
         return prompt_tokens + completion_tokens, completion_tokens
 
 
-def finish(part: Partial, *, encoding_name: str, cap: int) -> DatasetStats:
+def method_format(method: Method) -> Format:
+    return "chat" if method == "supervised" else method
+
+
+def finish(
+    part: Partial, *, encoding_name: str, cap: int, method: Method = "supervised"
+) -> DatasetStats:
     if part.n_lines == part.blank:
         raise DatasetError("the training file is empty: it has no non-blank lines")
-    fmt: Format = part.first_format[1] if part.first_format else "chat"
-    other: Format = "completion" if fmt == "chat" else "chat"
+    fmt: Format = part.first_format[1] if part.first_format else method_format(method)
     errors = dict(part.errors)
-    unformatted = errors.pop(NO_FORMAT, None)
-    if unformatted is not None:
-        kind = "missing_messages_list" if fmt == "chat" else "missing_prompt_or_completion"
-        errors.setdefault(kind, Tally()).absorb(unformatted, 0)
-    if part.by_format[other].count:
-        errors["mixed_formats"] = part.by_format[other]
+    if fmt in SUPERVISED_FORMATS:
+        other: Format = "completion" if fmt == "chat" else "chat"
+        unformatted = errors.pop(NO_FORMAT, None)
+        if unformatted is not None:
+            kind = "missing_messages_list" if fmt == "chat" else "missing_prompt_or_completion"
+            errors.setdefault(kind, Tally()).absorb(unformatted, 0)
+        if part.by_format[other].count:
+            errors["mixed_formats"] = part.by_format[other]
     problems = tuple(
         format_problem(kind, errors[kind], fmt=fmt) for kind in KIND_ORDER if kind in errors
     )
@@ -310,6 +344,10 @@ def finish(part: Partial, *, encoding_name: str, cap: int) -> DatasetStats:
         warnings.append(f"{left_out} {noun} left out of the token counts because of format errors")
     if stats.n < MIN_EXAMPLES:
         warnings.append(too_few_examples_warning(stats.n))
+    if fmt == "preference":
+        warnings.append(PREFERENCE_BILLING_ASSUMPTION)
+    elif fmt == "reinforcement":
+        warnings.append(REINFORCEMENT_BILLING_NOTE)
     return DatasetStats(
         format=fmt,
         encoding_name=encoding_name,
@@ -333,28 +371,36 @@ def finish(part: Partial, *, encoding_name: str, cap: int) -> DatasetStats:
     )
 
 
-def check_args(encoding_name: str, max_tokens_per_example: int) -> None:
+def check_args(encoding_name: str, max_tokens_per_example: int, method: str = "supervised") -> None:
     if encoding_name not in ENCODING_NAMES:
         raise ValueError(
             f"unknown encoding {encoding_name!r}; shipped encodings: {', '.join(ENCODING_NAMES)}"
         )
     if max_tokens_per_example < 1:
         raise ValueError("max_tokens_per_example must be at least 1")
+    if method not in METHODS:
+        raise ValueError(f"unknown fine-tuning method {method!r}; known: {', '.join(METHODS)}")
 
 
 def analyse_lines(
-    lines: Iterable[bytes], *, encoding_name: str, max_tokens_per_example: int
+    lines: Iterable[bytes],
+    *,
+    encoding_name: str,
+    max_tokens_per_example: int,
+    method: Method = "supervised",
 ) -> DatasetStats:
     """Analyse JSONL lines already in memory, one item per line (trailing newline optional).
 
     For small inputs and tests; files go through :func:`analyse_training_file`, which streams.
     Raises :class:`DatasetError` when there is no non-blank line.
     """
-    check_args(encoding_name, max_tokens_per_example)
-    analyser = Analyser(get_encoding(encoding_name), max_tokens_per_example)
+    check_args(encoding_name, max_tokens_per_example, method)
+    analyser = Analyser(get_encoding(encoding_name), max_tokens_per_example, method)
     for index, raw in enumerate(lines):
         if index == 0 and raw.startswith(BOM):
             analyser.partial.bytes_read += len(BOM)
             raw = raw[len(BOM) :]
         analyser.feed(raw)
-    return finish(analyser.partial, encoding_name=encoding_name, cap=max_tokens_per_example)
+    return finish(
+        analyser.partial, encoding_name=encoding_name, cap=max_tokens_per_example, method=method
+    )

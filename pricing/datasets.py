@@ -27,15 +27,18 @@ from pricing.dataset_files import (
     analyse_training_file,
 )
 from pricing.dataset_format import DatasetStats, FormatProblem
+from pricing.dataset_methods import METHODS, Method
 from pricing.dataset_tokens import MIN_EXAMPLES, analyse_lines
 
 __all__ = [
     "DEFAULT_MAX_LINE_BYTES",
     "DEFAULT_PARALLEL_THRESHOLD_BYTES",
     "DEFAULT_RANGE_BYTES",
+    "METHODS",
     "MIN_EXAMPLES",
     "DatasetStats",
     "FormatProblem",
+    "Method",
     "analyse_lines",
     "analyse_training_file",
 ]

@@ -25,6 +25,7 @@ from pricing.estimate import (
     compare_scenarios,
     estimate_inference,
 )
+from pricing.lifecycle import load_lifecycle
 from pricing.money import display_usd, format_usd
 from pricing.prices import Override, load_builtin_price_book, validate_override
 from pricing.serialize import (
@@ -43,9 +44,11 @@ from service.cli_args import (
     override_price,
     parse_date,
     parse_epochs,
+    parse_hours,
     parse_non_negative_int,
     parse_override,
 )
+from service.cli_models import add_commands as add_lifecycle_commands
 from service.cli_prices import cmd_prices
 
 __all__ = ["EXIT_INVALID_DATA", "EXIT_USAGE", "CliError", "build_parser", "main"]
@@ -82,12 +85,21 @@ def cmd_estimate_train(args: argparse.Namespace) -> int:
     resolved = load_catalogue().resolve(args.model, as_of=as_of)
     book = load_builtin_price_book()
     overrides = _overrides(resolved.id, args.override)
-    if (args.file is None) == (args.tokens is None):
+    hourly = args.method == "reinforcement"
+    if hourly and args.training_hours is None:
+        raise CliError(
+            "reinforcement fine-tuning is billed per hour: give --training-hours H (your "
+            "assumption of the run's duration)"
+        )
+    if (args.file is None) == (args.tokens is None) and not (hourly and args.file is None):
         raise CliError("give a training FILE or --tokens N (one of them)")
     if args.file is not None:
         from pricing.datasets import analyse_training_file
 
         limit = resolved.model.training_example_limit
+        if hourly and resolved.model.fine_tunable:
+            # Reinforcement items have no published token limit; this only bounds statistics.
+            limit = limit or 65_536
         if limit is None:
             estimate_training(
                 model=resolved, book=book, as_of=as_of, billing_tokens=0
@@ -97,7 +109,12 @@ def cmd_estimate_train(args: argparse.Namespace) -> int:
         if not path.is_file():
             raise CliError(f"no such file: {path}")
         stats = _analyse_with_progress(
-            analyse_training_file, path, resolved.encoding, limit, show=not args.json
+            analyse_training_file,
+            path,
+            resolved.encoding,
+            limit,
+            show=not args.json,
+            method=args.method,
         )
         if stats.format_errors:
             errors = format_errors_to_list(stats.format_errors)
@@ -131,8 +148,15 @@ def cmd_estimate_train(args: argparse.Namespace) -> int:
         n_epochs=args.epochs,
         overrides=overrides,
         warnings=warnings,
+        method=args.method,
+        training_hours=args.training_hours,
+        lifecycle=load_lifecycle(),
     )
     out = training_to_dict(estimate)
+    out["method"] = estimate.method
+    if estimate.training_hours is not None and estimate.usd_per_training_hour is not None:
+        out["training_hours"] = str(estimate.training_hours)
+        out["usd_per_training_hour"] = format_usd(estimate.usd_per_training_hour)
     if args.json:
         _emit(out)
         return 0
@@ -143,29 +167,40 @@ def cmd_estimate_train(args: argparse.Namespace) -> int:
             if estimate.requested_model != estimate.model
             else ""
         ),
+        f"  method            {estimate.method}",
         f"  price version     {estimate.price_version} (as of {estimate.as_of.isoformat()})",
     ]
-    if estimate.n_examples is not None:
-        lines.append(f"  examples          {estimate.n_examples:,}")
-    lines += [
-        f"  billing tokens    {estimate.billing_tokens:,}",
-        f"  epochs            {estimate.n_epochs}" + (" (auto)" if estimate.epochs_auto else ""),
-        f"  charged tokens    {estimate.charged_tokens:,}",
-        f"  training price    ${out['usd_per_1m_training_tokens']} per 1M tokens "
-        f"({estimate.price_source})",
-        f"  cost              {display_usd(estimate.cost_usd)} (exact: ${out['cost_usd']})",
-    ]
+    if "training_hours" in out:
+        lines += [
+            f"  training hours    {out['training_hours']} (your assumption)",
+            f"  training price    ${out['usd_per_training_hour']} per hour "
+            f"({estimate.price_source})",
+        ]
+    else:
+        if estimate.n_examples is not None:
+            lines.append(f"  examples          {estimate.n_examples:,}")
+        lines += [
+            f"  billing tokens    {estimate.billing_tokens:,}",
+            f"  epochs            {estimate.n_epochs}"
+            + (" (auto)" if estimate.epochs_auto else ""),
+            f"  charged tokens    {estimate.charged_tokens:,}",
+            f"  training price    ${out['usd_per_1m_training_tokens']} per 1M tokens "
+            f"({estimate.price_source})",
+        ]
+    lines.append(
+        f"  cost              {display_usd(estimate.cost_usd)} (exact: ${out['cost_usd']})"
+    )
     lines += [f"  warning: {w}" for w in estimate.warnings]
     sys.stdout.write("\n".join(lines) + "\n")
     return 0
 
 
 def _analyse_with_progress(
-    analyse: Any, path: Path, encoding: str, limit: int, *, show: bool
+    analyse: Any, path: Path, encoding: str, limit: int, *, show: bool, method: str
 ) -> Any:
     size = path.stat().st_size
     if not show or size < 8 * 1024 * 1024:
-        return analyse(path, encoding_name=encoding, max_tokens_per_example=limit)
+        return analyse(path, encoding_name=encoding, max_tokens_per_example=limit, method=method)
     from tqdm import tqdm
 
     with tqdm(
@@ -176,7 +211,11 @@ def _analyse_with_progress(
             bar.update(done - bar.n)
 
         return analyse(
-            path, encoding_name=encoding, max_tokens_per_example=limit, progress=progress
+            path,
+            encoding_name=encoding,
+            max_tokens_per_example=limit,
+            progress=progress,
+            method=method,
         )
 
 
@@ -268,6 +307,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="number of examples (for --epochs auto with --tokens)",
     )
     train.add_argument("--epochs", type=parse_epochs, default="auto")
+    train.add_argument(
+        "--method",
+        choices=("supervised", "preference", "reinforcement"),
+        default="supervised",
+        help="fine-tuning method; the FILE's format follows it (default: supervised)",
+    )
+    train.add_argument(
+        "--training-hours",
+        type=parse_hours,
+        help="reinforcement only: the hours of training you assume (it is billed per hour)",
+    )
     train.add_argument("--as-of", type=parse_date, help="price date (default: today)")
     train.add_argument(
         "--override",
@@ -309,6 +359,7 @@ def build_parser() -> argparse.ArgumentParser:
     p_diff.add_argument("--json", action="store_true")
     for p in (p_list, p_show, p_diff):
         p.set_defaults(func=cmd_prices)
+    add_lifecycle_commands(sub, prices)
 
     _add_service_commands(sub)
     return parser

@@ -98,3 +98,14 @@ def override_price(price_field: str, value: str) -> Decimal:
             f"(up to 9 digits, optional decimals, e.g. 25.00): {value!r}"
         ) from None
     return Decimal(value)
+
+
+def parse_hours(value: str) -> Decimal:
+    """A positive number of hours, as a decimal (reinforcement training is billed per hour)."""
+    try:
+        hours = Decimal(value)
+    except ArithmeticError:
+        raise argparse.ArgumentTypeError(f"not a number of hours: {value!r}") from None
+    if not hours.is_finite() or not Decimal(0) < hours <= Decimal(10_000):
+        raise argparse.ArgumentTypeError("hours must be above 0 and at most 10000")
+    return hours

@@ -135,9 +135,18 @@ class BudgetStatus(_Lenient):
     would_exceed: bool = False
 
 
+class FineTuningStatus(_Lenient):
+    method: str = "supervised"
+    last_day: str | None = None
+    days_left: int | None = None
+    replacement: str | None = None
+    warnings: list[str] = []
+
+
 class JobPreview(_Lenient):
     estimate: dict[str, Any]
     budget: BudgetStatus
+    fine_tuning: FineTuningStatus | None = None
 
 
 class Budget(_Lenient):

@@ -21,6 +21,8 @@ LAUNCH_ACTION = "launch_confirm"
 CANCEL_ACTION = "launch_cancel"
 MAX_SECTION_CHARS = 2900  # Slack refuses section text above 3000 characters
 MAX_LINES_SHOWN = 8
+# Lifecycle notices (closing dates, shutdowns) come with the other warnings; keep room for them.
+MAX_WARNINGS = 8
 
 
 def esc(text: object) -> str:

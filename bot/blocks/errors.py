@@ -43,6 +43,14 @@ def service_error(err: ServiceClientError) -> Message:
         ]
         body = "\n".join(rows) or esc(err.detail)
         exact_line = "Fix these lines and try again."
+    elif err.code == "fine_tuning_closed":
+        title = "OpenAI will not accept this fine-tuning job"
+        body = esc(err.detail)
+        exact_line = (
+            f"OpenAI recommends `{esc(x['replacement'])}` instead; nothing was sent to OpenAI."
+            if x.get("replacement")
+            else "Nothing was sent to OpenAI."
+        )
     elif err.code == "insufficient_quota":
         title = "OpenAI quota exhausted"
         body = (

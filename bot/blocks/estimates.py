@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 
 from bot.blocks.base import (
+    MAX_WARNINGS,
     Block,
     Message,
     context,
@@ -49,7 +50,7 @@ def training_estimate(est: TrainingEstimateOut, *, source: str | None = None) ->
                 "limit and will be truncated; their extra tokens are not billed."
             )
         )
-    for warning in est.warnings[:5]:
+    for warning in est.warnings[:MAX_WARNINGS]:
         blocks.append(context(f":warning: {esc(warning)}"))
     blocks.append(
         context(
@@ -81,6 +82,7 @@ def inference_estimate(est: InferenceEstimateOut) -> Message:
         ),
     ]
     cheapest = min(est.scenarios, key=lambda s: Decimal(s.cost_per_month_usd))
+    shown: set[str] = set()
     for s in est.scenarios:
         title = f"*{esc(s.name)}*" + (f" · {esc(s.model)}" if s.name != s.model else "")
         if len(est.scenarios) > 1 and s is cheapest:
@@ -88,6 +90,10 @@ def inference_estimate(est: InferenceEstimateOut) -> Message:
         if (s.prompt_tokens, s.completion_tokens) != (first.prompt_tokens, first.completion_tokens):
             title += f"\n{s.prompt_tokens:,} prompt + {s.completion_tokens:,} completion tokens"
         blocks.append(section(title))
+        # Shutdown notices of the scenario's model (the service sends them when it knows any).
+        for warning in list(getattr(s, "warnings", None) or [])[:MAX_WARNINGS]:
+            shown.add(warning)
+            blocks.append(context(f":warning: {esc(warning)}"))
         blocks.append(
             fields(
                 [
@@ -97,6 +103,10 @@ def inference_estimate(est: InferenceEstimateOut) -> Message:
                 ]
             )
         )
+    for warning in [w for w in getattr(est, "warnings", None) or [] if w not in shown][
+        :MAX_WARNINGS
+    ]:
+        blocks.append(context(f":warning: {esc(warning)}"))
     if est.training:
         blocks.append(
             section(

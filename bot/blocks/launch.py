@@ -7,6 +7,7 @@ import json
 from bot.blocks.base import (
     CANCEL_ACTION,
     LAUNCH_ACTION,
+    MAX_WARNINGS,
     Block,
     Message,
     context,
@@ -34,6 +35,8 @@ def launch_value(launch: Launch, *, team: str, user_id: str, channel_id: str) ->
         "validation_file": launch.validation_file,
         "team": team,
     }
+    if launch.method != "supervised":  # buttons made before methods existed stay the same
+        body["method"] = launch.method
     return json.dumps({"by": user_id, "channel": channel_id, "body": body}, separators=(",", ":"))
 
 
@@ -77,7 +80,17 @@ def launch_preview(
         ),
         fields(pairs),
     ]
-    for warning in est.get("warnings", [])[:5]:
+    verdict = preview.fine_tuning
+    if verdict is not None and verdict.last_day is not None and verdict.days_left is not None:
+        # The wind-down is the one deadline a team cannot negotiate: said before the buttons.
+        blocks.append(
+            section(
+                f":hourglass_flowing_sand: OpenAI accepts new {esc(verdict.method)} fine-tuning "
+                f"jobs on this model until *{esc(verdict.last_day)}* "
+                f"({verdict.days_left} day{'s' if verdict.days_left != 1 else ''} left)"
+            )
+        )
+    for warning in est.get("warnings", [])[:MAX_WARNINGS]:
         blocks.append(context(f":warning: {esc(warning)}"))
     value = launch_value(launch, team=team, user_id=user_id, channel_id=channel_id)
     cancel = {

@@ -42,6 +42,7 @@ async def run_launch_preview(parsed: LaunchCommand, reply: Responder, ctx: BotCo
         "team": team,
         "launched_by": f"slack:{reply.user_id}",
         "force": False,
+        "method": parsed.method,
     }
     preview = await ctx.service.preview_job(request)
     await reply.send(

@@ -29,6 +29,7 @@ class Launch:
     suffix: str | None = None
     validation_file: str | None = None
     team: str | None = None
+    method: Literal["supervised", "preference"] = "supervised"
 
     def hyperparameters(self) -> dict[str, object]:
         lr = self.learning_rate_multiplier
@@ -95,5 +96,22 @@ def parse_launch(text: str) -> LaunchCommand:
     team = args.take("team")
     if team is not None and not re.fullmatch(r"[A-Za-z0-9_.-]{1,100}", team):
         raise UsageError(command, "team= is up to 100 letters, digits, ., - and _")
-    args.done("epochs=, batch_size=, lr=, suffix=, validation=, team=")
-    return Launch(model, training, epochs, batch, lr, suffix or None, validation, team)
+    method = parse_method(command, args.take("method"))
+    args.done("epochs=, batch_size=, lr=, suffix=, validation=, team=, method=")
+    return Launch(model, training, epochs, batch, lr, suffix or None, validation, team, method)
+
+
+def parse_method(command: str, text: str | None) -> Literal["supervised", "preference"]:
+    value = (text or "supervised").lower()
+    if value in ("preference", "dpo"):
+        return "preference"
+    if value == "supervised":
+        return "supervised"
+    if value == "reinforcement":
+        # A reinforcement job needs OpenAI's grader object, which a slash command cannot carry.
+        raise UsageError(
+            command,
+            "reinforcement jobs need a grader: launch them with POST /v1/jobs "
+            '("method": "reinforcement", "grader": {...}, "training_hours": ...)',
+        )
+    raise UsageError(command, f"method= is supervised or preference, not {text!r}")

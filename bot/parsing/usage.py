@@ -15,7 +15,7 @@ USAGE: dict[str, list[str]] = {
     "/launch": [
         "`/launch <model> <training file id> [epochs=<N|auto>] [suffix=<name>] "
         "[validation=<file id>] "
-        "[team=<team>] [batch_size=<N>] [lr=<multiplier>]`",
+        "[team=<team>] [batch_size=<N>] [lr=<multiplier>] [method=supervised|preference]`",
         "Shows the estimate and the team's remaining budget; nothing starts until "
         "you press *Launch*.",
     ],

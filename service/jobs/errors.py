@@ -20,6 +20,10 @@ class OverBudget(Conflict):
     title = "Over the team's monthly training budget"
 
 
+class FineTuningClosed(Conflict):
+    title = "OpenAI does not accept this fine-tuning job on this date"
+
+
 class FormatErrors(InvalidInput):
     title = "Training file has format errors"
 

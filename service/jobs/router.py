@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Header, Path, Query, Response
 
 from pricing.money import format_usd
 from service.auth.service import Principal
+from service.clock import TodayDep
 from service.deps import (
     AdminKey,
     EngineDep,
@@ -38,9 +39,18 @@ router = APIRouter(tags=["jobs"])
 budgets_router = APIRouter(tags=["budgets"])
 MONTH = r"^\d{4}-(0[1-9]|1[0-2])$"
 
+FINE_TUNING_CLOSED = (
+    "OpenAI does not accept this job today (UTC), checked before any call to OpenAI "
+    "(code fine_tuning_closed): fine-tuning of the model or method closed, the model shut down, "
+    "or no new fine-tuning job is accepted from 2027-01-06; the detail names the date and "
+    "OpenAI's replacement, also given as model, method, as_of and replacement"
+)
 PROBLEMS: dict[int | str, dict[str, Any]] = {
     402: {"description": "OpenAI quota exhausted (code insufficient_quota)"},
-    409: {"description": "over the team's monthly budget (code over_budget, with the figures)"},
+    409: {
+        "description": "over the team's monthly budget (code over_budget, with the figures); or "
+        + FINE_TUNING_CLOSED
+    },
     422: {
         "description": "format errors with line numbers (format_errors), too few examples, unknown "
         "model (suggestions), OpenAI rejected the request (openai_rejected, its message verbatim)"
@@ -71,6 +81,7 @@ def launch_job(
     engine: EngineDep,
     settings: SettingsDep,
     principal: LaunchKey,
+    today: TodayDep,
     idempotency_key: Annotated[
         str | None,
         Header(
@@ -88,6 +99,7 @@ def launch_job(
         body=body,
         principal=principal,
         idempotency_key=idempotency_key,
+        today=today,
     )
     if not created:
         response.status_code = 200
@@ -98,15 +110,18 @@ def launch_job(
     "/v1/jobs/preview",
     response_model=PreviewOut,
     summary="Estimate and budget check; creates nothing",
-    responses={k: v for k, v in PROBLEMS.items() if k != 409},
+    responses={**PROBLEMS, 409: {"description": FINE_TUNING_CLOSED}},
 )
 def preview_job(
     body: JobIn,
     engine: EngineDep,
     settings: SettingsDep,
+    today: TodayDep,
     _: Annotated[Principal, Depends(_launch_or_estimate)],
 ) -> PreviewOut:
-    return launch.preview(engine, gateway=OpenAIGateway(settings), settings=settings, body=body)
+    return launch.preview(
+        engine, gateway=OpenAIGateway(settings), settings=settings, body=body, today=today
+    )
 
 
 @router.post(

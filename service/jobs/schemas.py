@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any, Literal
 
@@ -43,6 +43,32 @@ class JobIn(BaseModel):
         description="who asked (a label); defaults to the API key's name",
     )
     force: bool = Field(False, description="launch even over budget; needs an admin key")
+    method: Literal["supervised", "preference", "reinforcement"] = Field(
+        "supervised",
+        description="fine-tuning method; sent to OpenAI as method.type supervised, dpo or "
+        "reinforcement",
+    )
+    grader: dict[str, Any] | None = Field(
+        None,
+        description="reinforcement only (and required there): OpenAI's "
+        "method.reinforcement.grader object, sent as given",
+    )
+    training_hours: Annotated[Decimal, Field(gt=0, le=10_000)] | None = Field(
+        None,
+        description="reinforcement only (and required there): the hours of training you "
+        "assume; OpenAI bills reinforcement fine-tuning per hour, so the estimate and the "
+        "budget check use this figure",
+    )
+
+    def fingerprint(self) -> str:
+        """The request as the launch's idempotency fingerprint sees it (JSON).
+
+        Fields added later are left out at their defaults, so a key replayed after an upgrade
+        still matches the launch it made before.
+        """
+        defaults = {"method": "supervised", "grader": None, "training_hours": None}
+        unset = {name for name, value in defaults.items() if getattr(self, name) == value}
+        return self.model_dump_json(exclude=unset)
 
 
 class WatchIn(BaseModel):
@@ -128,9 +154,20 @@ class BudgetCheckOut(BaseModel):
     would_exceed: bool
 
 
+class FineTuningOut(BaseModel):
+    """Whether OpenAI accepts the job, as of the day of the request (UTC)."""
+
+    method: str
+    last_day: date | None = Field(description="the last day new jobs of this kind are accepted")
+    days_left: int | None = Field(description="days from today until new jobs stop")
+    replacement: str | None = Field(description="OpenAI's recommended replacement model")
+    warnings: list[str]
+
+
 class PreviewOut(BaseModel):
     estimate: dict[str, Any]
     budget: BudgetCheckOut
+    fine_tuning: FineTuningOut
 
 
 def _money(value: object) -> Decimal:

@@ -196,6 +196,7 @@ class OpenAIClient:
         validation_file: str | None = None,
         metadata: Mapping[str, str] | None = None,
         seed: int | None = None,
+        method: Mapping[str, Any] | None = None,
     ) -> FineTuningJob:
         """``POST /fine_tuning/jobs``.
 
@@ -222,6 +223,8 @@ class OpenAIClient:
             body["metadata"] = dict(metadata)
         if seed is not None:
             body["seed"] = seed
+        if method is not None:
+            body["method"] = dict(method)
         try:
             return await self._get_model(
                 "POST", "fine_tuning/jobs", FineTuningJob, json_body=body, is_create=True

@@ -10,6 +10,8 @@ from typing import Any
 from sqlalchemy import bindparam, select
 from sqlmodel import Session
 
+from pricing.errors import PricingError
+from service.prices.service import load_reference
 from service.settings import Settings
 from service.usage import store
 from service.usage.capacity import effective_limit, fmt_pct, limit_out, pct, pool_row, utilisation
@@ -47,6 +49,34 @@ _SNAPSHOT_FIELDS = [f.name for f in fields(PoolSnapshot)]
 _POOLS_OF_ORG = select(*(store.POOLS.c[name] for name in _SNAPSHOT_FIELDS)).where(
     store.POOLS.c.org == bindparam("org")
 )
+
+
+def shutdown_warnings(
+    session: Session, *, family: str, models: list[str], now: datetime
+) -> list[str]:
+    """What a pool must say about shut-down models: the whole family, or models still in use."""
+    reference = load_reference(session)
+    catalogue, lifecycle, today = reference.catalogue, reference.lifecycle, now.date()
+    warnings: list[str] = []
+    members = [m for m in catalogue.models.values() if m.family == family]
+    statuses = [lifecycle.status(m, as_of=today) for m in members]
+    if statuses and all(s.state == "shut_down" for s in statuses):
+        last = max(s.shutdown_date for s in statuses if s.shutdown_date is not None)
+        replacements = sorted({s.replacement for s in statuses if s.replacement})
+        instead = f"; OpenAI recommends {', '.join(replacements)}" if replacements else ""
+        warnings.append(
+            f"every model of the {family} pool has shut down (the last on "
+            f"{last.isoformat()}): requests to it fail{instead}"
+        )
+    for key in models:
+        try:
+            resolved = catalogue.resolve(key, as_of=today)
+        except PricingError:
+            continue  # counted under an older catalogue; nothing to say about it
+        status = lifecycle.status(resolved.model, as_of=today, fine_tuned=resolved.fine_tuned)
+        if status.state == "shut_down":
+            warnings.extend(lifecycle.inference_warnings(resolved, as_of=today))
+    return warnings
 
 
 def _pool_view(
@@ -100,6 +130,9 @@ def _pool_view(
             }
             for name, c in models
         ],
+        "warnings": shutdown_warnings(
+            session, family=family, models=[name for name, _ in models], now=now
+        ),
         "alert": {
             "threshold_pct": threshold,
             "rearm_below_pct": max(threshold - settings.tpm_alert_rearm_pct, 0),

@@ -260,6 +260,11 @@ class PoolOut(BaseModel):
         description="the higher of the token and request utilisations"
     )
     models: list[ModelUsageOut]
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="shutdowns as of the view's date: the pool's whole family shut down, or "
+        "models still sending requests after their (or their base model's) shutdown",
+    )
     alert: AlertStateOut
 
 

@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 from urllib.parse import urlencode
 
@@ -275,6 +276,7 @@ def running_stack(
     """`ratecard serve`'s composition (create_app + mount_slack_if_configured) on loopback."""
     from service.app import create_app
     from service.auth.service import create_key
+    from service.clock import today_utc
     from service.commands import mount_slack_if_configured
     from service.db import session_scope
     from service.settings import get_settings
@@ -319,6 +321,9 @@ def running_stack(
         def build(port: int) -> Any:
             settings = get_settings(**overrides, port=port)
             app = create_app(settings, run_background=False)
+            # A day OpenAI still accepts gpt-4o-mini jobs: the suite must not expire on
+            # 2027-01-06 when fine-tuning ends (lifecycle tests pin other days themselves).
+            app.dependency_overrides[today_utc] = lambda: date(2026, 12, 1)
             with session_scope(app.state.engine) as session:
                 create_key(session, name="admin", scopes=["admin"], secret=ADMIN_KEY)
             mount_slack_if_configured(app, settings)

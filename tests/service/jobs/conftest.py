@@ -14,6 +14,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ from fastapi import FastAPI
 
 from service.app import create_app
 from service.auth.service import create_key, has_any_key
+from service.clock import today_utc
 from service.db import session_scope
 from service.jobs.watcher import JobWatcher
 from service.settings import Settings, get_settings
@@ -35,6 +37,10 @@ SAMPLE = (REPO / "pricing" / "data" / "sample_chat.jsonl").read_bytes()
 TEN_EXAMPLES = SAMPLE.rstrip(b"\n") + b"\n" + SAMPLE  # the bundled file has 5; OpenAI needs 10
 STEP_SECONDS = 60  # each of validating_files, queued, running
 OPENAI_KEY = "sk-test-jobs-0123456789-SECRET"
+# The service's "today" in these tests: a day OpenAI still accepts gpt-4o-mini and gpt-4.1 jobs
+# (fine-tuning ends on 2027-01-06), so the suite does not expire with the real calendar. Tests of
+# the lifecycle pin other days themselves.
+LAUNCH_DAY = date(2026, 12, 1)
 # Behaviour that does not depend on the database runs on SQLite only, to keep the suite quick.
 SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
@@ -190,6 +196,7 @@ def env(
 ) -> Iterator[JobsEnv]:
     settings = jobs_settings(database_url, fake_openai_server.base_url, tmp_path)
     app = create_app(settings, run_background=False)
+    app.dependency_overrides[today_utc] = lambda: LAUNCH_DAY
     jobs_env = make_env(app, settings, fake, clock)
     with jobs_env.admin, jobs_env.launcher, jobs_env.reader:
         yield jobs_env

@@ -17,7 +17,7 @@ def spend_fixture(env: JobsEnv) -> dict[str, dict[str, str]]:
     """Team a: one finished (actual), one running (estimate); team b: one finished; one refusal."""
     env.fake.count_text_tokens = lambda text, encoding: len(text)  # actual != estimate
     finished_a = env.launch(team="a", hyperparameters={"n_epochs": 1}).json()
-    finished_b = env.launch(team="b", model="gpt-3.5-turbo", hyperparameters={"n_epochs": 1}).json()
+    finished_b = env.launch(team="b", model="gpt-4.1-mini", hyperparameters={"n_epochs": 1}).json()
     watcher = env.watcher()
     for _ in range(3):
         env.advance()
@@ -73,7 +73,7 @@ def test_report__by_model_and_by_job(env: JobsEnv) -> None:
     by_job = env.reader.get("/v1/reports/training-spend", params={"group_by": "job"}).json()
 
     assert [(r["group"], r["jobs"]) for r in by_model["rows"]] == [
-        ("gpt-3.5-turbo-0125", 1),
+        ("gpt-4.1-mini-2025-04-14", 1),
         ("gpt-4o-mini-2024-07-18", 2),
     ]
     rows = {r["group"]: r for r in by_job["rows"]}
