@@ -52,7 +52,9 @@ from service.openai.models import (
     FineTuningJob,
     FineTuningJobEventPage,
     FineTuningJobPage,
+    ModelList,
     OpenAIFile,
+    OpenAIModel,
 )
 
 __all__ = ["QUOTA_ERROR_CODES", "OpenAIClient"]
@@ -310,6 +312,14 @@ class OpenAIClient:
         return await self._get_model(
             "POST", f"fine_tuning/jobs/{_segment(job_id)}/cancel", FineTuningJob
         )
+
+    async def list_models(self) -> list[OpenAIModel]:
+        """The organisation's fine-tuned models from ``GET /models`` (ids starting ``ft:``).
+
+        The list is not paginated; base models are left out since ratecard's catalogue knows them.
+        """
+        page = await self._get_model("GET", "models", ModelList)
+        return [m for m in page.data if m.id.startswith("ft:")]
 
     # ------------------------------------------------------------------ plumbing
 
