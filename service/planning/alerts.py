@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
 from fastapi import FastAPI
-from sqlalchemy import distinct, select
+from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
@@ -136,7 +136,7 @@ def _model_alerts(session: Session, *, org: str, m: FineTunedModel, now: datetim
 def active_orgs(session: Session, *, now: datetime, settings: Settings) -> list[str]:
     start, _ = window(now, IN_USE_DAYS)
     c = store.BUCKETS.c
-    orgs = set(session.execute(select(distinct(c.org)).where(c.bucket >= start)).scalars())
+    orgs = set(session.execute(select(c.org).distinct().where(c.bucket >= start)).scalars())
     orgs.add(default_org(settings))
     return sorted(orgs)
 

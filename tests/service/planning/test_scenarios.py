@@ -98,10 +98,10 @@ def test_scenarios__a_pool_without_room_does_not_fit(env: PlanningEnv) -> None:
 
 @SQLITE_ONLY
 def test_scenarios__last_fine_tune_from_the_original_trained_tokens(env: PlanningEnv) -> None:
-    """Given 1,000,000 requests a day of 200 + 100 tokens: the fine-tune costs $720 a day, the
-    cheapest replacement (gpt-6-luna, cut 90%) $1,000. Retraining on the original trained
-    tokens at $3.00 per 1M serves 38 days to 2027-01-14: it saves 38 x $70 = $2,660 less
-    the training cost."""
+    """Given 1,000,000 requests a day of 200 + 100 tokens: the fine-tune costs $0.00018 x 10^6
+    = $180 a day, the cheapest replacement (gpt-6-luna, cut 90%) $0.00025 x 10^6 = $250.
+    Retraining on the original trained tokens at $3.00 per 1M serves 38 days to 2027-01-14:
+    it saves 38 x $70 = $2,660 less the training cost."""
     name, job = _seed(env)
     body = {
         "scenarios": [{"model": "recommended", "prompt_cut_pct": "90"}],
