@@ -50,7 +50,6 @@ def test_threshold_reached__the_nearest_threshold_only() -> None:
     ]
 
 
-@SQLITE_ONLY
 def test_countdown__each_threshold_fires_once_across_repeated_checks(env: PlanningEnv) -> None:
     _subscribe(env, {"type": "fine_tuning"}, "C0PLANALL")
     _subscribe(env, {"type": "fine_tuning", "model": "ft:gpt-4.1-2025-04-14:x::other"}, "C0OTHER")

@@ -40,7 +40,7 @@ def _by_name(plan: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {s["name"]: s for s in plan["scenarios"]}
 
 
-@SQLITE_ONLY
+# Both databases: the traffic and peak queries are hand-written SQL.
 def test_scenarios__prompt_cut_priced_on_replacements_from_observed_traffic(
     env: PlanningEnv,
 ) -> None:
