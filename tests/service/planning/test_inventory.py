@@ -90,3 +90,17 @@ def test_inventory__needs_a_read_key(env: PlanningEnv) -> None:
     assert r.status_code == 401
     assert r.headers["content-type"].startswith("application/problem+json")
     assert env.reader.get("/v1/planning/fine-tuned-models").status_code == 200
+
+
+@SQLITE_ONLY
+def test_inventory__says_when_openai_is_down_and_answers_from_the_rest(env: PlanningEnv) -> None:
+    env.fine_tune()
+    env.usage(OLD, 50, 10)
+    env.fake.inject_fault("server_error", path="/v1/models", status=500, times=10)
+
+    r = env.reader.get("/v1/planning/fine-tuned-models")
+
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["openai"] == "unavailable: OpenAIUnavailable"
+    assert [m["model"] for m in body["models"]] == [OLD]

@@ -12,8 +12,9 @@ completion tokens, all in one minute (peak 1,200 tokens/min). At the 2026-12-01 
   $0.001 a day, $0.03 a month, +$0.0084 (+38.9%).
 
 Pool fit: the migrated peak is 1,200 x (2,000 + 100) / (200 + 100) = 8,400 tokens/min. On the
-gpt-4o-mini pool, base traffic already peaked at 5,000 tokens/min (the fine-tune's own traffic
-moves, so it is not counted twice): 13,400 of the tier-1 200,000 limit, 186,600 left.
+gpt-4o-mini pool, base traffic already peaked at 5,000 tokens/min in the fine-tune's busiest
+minute (the fine-tune's own 1,200 move, so they are not counted twice): 13,400 of the tier-1
+200,000 limit, 186,600 left.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ def _seed(env: PlanningEnv) -> tuple[str, dict[str, Any]]:
     job = env.fine_tune()
     name = str(job["fine_tuned_model"])
     env.usage(name, 200, 100, n=4)
-    env.usage("gpt-4o-mini", 5000, 0, ago=600)
+    env.usage("gpt-4o-mini", 5000, 0)  # the same minute as the fine-tune's own 1,200
     return name, job
 
 
