@@ -47,7 +47,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
     from service.db import session_scope
     from service.errors import ServiceError
-    from service.planning import service
+    from service.planning import export, service
     from service.planning.alerts import check_countdown
     from service.planning.inventory import build_inventory
     from service.planning.schemas import RECOMMENDED, PlanIn
@@ -113,7 +113,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
                     )
                 ]
             if args.csv:
-                sys.stdout.write(service.plans_csv(plans))
+                sys.stdout.write(export.plans_csv(plans))
             elif args.json:
                 sys.stdout.write(
                     json.dumps([p.model_dump(mode="json") for p in plans], indent=2) + "\n"

@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from service.deps import ReadKey, SessionDep, SettingsDep
 from service.errors import InvalidInput
-from service.planning import service
+from service.planning import export, service
 from service.planning.inventory import build_inventory
 from service.planning.schemas import RECOMMENDED, InventoryOut, PlanIn, PlanOut, Tier
 from service.planning.traffic import DEFAULT_DAYS, MAX_DAYS
@@ -208,7 +208,7 @@ def scenarios_csv(
         now=now,
         settings=settings,
     )
-    return _csv(service.plans_csv([plan]), f"migration-{now.date().isoformat()}.csv")
+    return _csv(export.plans_csv([plan]), f"migration-{now.date().isoformat()}.csv")
 
 
 @router.get(
@@ -230,4 +230,4 @@ def all_scenarios_csv(
     plans = service.plan_all(
         session, request=request, org=org, now=now, settings=settings, ask_openai=openai
     )
-    return _csv(service.plans_csv(plans), f"migration-all-{now.date().isoformat()}.csv")
+    return _csv(export.plans_csv(plans), f"migration-all-{now.date().isoformat()}.csv")
