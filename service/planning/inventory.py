@@ -26,6 +26,7 @@ from pricing.lifecycle import ModelStatus
 from service.errors import ServiceError
 from service.jobs.gateway import OpenAIGateway
 from service.jobs.models import Job
+from service.openai import OpenAIClient
 from service.openai.errors import OpenAIError
 from service.openai.models import FineTuningJob
 from service.planning.traffic import ModelTraffic, fine_tuned_traffic
@@ -78,10 +79,7 @@ class Inventory:
 def read_openai(settings: Settings) -> OpenAIView:
     gateway = OpenAIGateway(settings)
 
-    async def work(client: object) -> OpenAIView:
-        from service.openai import OpenAIClient
-
-        assert isinstance(client, OpenAIClient)
+    async def work(client: OpenAIClient) -> OpenAIView:
         models = [m.id for m in await client.list_models()]
         jobs = {
             job.fine_tuned_model: job

@@ -19,6 +19,7 @@ from pricing.migration import Traffic
 from service.settings import Settings
 from service.usage import store
 from service.usage.capacity import effective_limit, pool_row
+from service.usage.store import Counts
 from service.usage.windows import from_ts, to_ts
 
 DEFAULT_DAYS = 7
@@ -61,51 +62,78 @@ def window(now: datetime, days: int) -> tuple[int, int]:
     return end - days * 86_400, end
 
 
+def pool_minutes(
+    session: Session,
+    *,
+    org: str,
+    family: str,
+    start_ts: int,
+    end_ts: int,
+    exclude_model: str | None = None,
+) -> dict[int, Counts]:
+    """A pool's usage per minute, optionally without one model: the one place planning reads
+    the history, so traffic imported from OpenAI's Usage API joins here (combined with reported
+    usage, never added to it) and every planning figure sees it."""
+    return store.minute_totals(
+        session,
+        org=org,
+        family=family,
+        start_ts=start_ts,
+        end_ts=end_ts,
+        exclude_model=exclude_model,
+    )
+
+
 def fine_tuned_traffic(
     session: Session, *, org: str, now: datetime, days: int = DEFAULT_DAYS
 ) -> dict[str, ModelTraffic]:
-    """Every fine-tuned model with usage in the window, keyed by its name as reported."""
+    """Every fine-tuned model with usage in the window, keyed by its name as reported.
+
+    A model's minutes are its pool's minutes less the pool's minutes without it, so they follow
+    whatever rule combines the pool's sources.
+    """
     start, end = window(now, days)
     c = store.BUCKETS.c
     # Catalogue ids never contain ':'; every ft: (and legacy davinci:ft-) name does.
-    fine_tuned = c.model.contains(":")
-    totals = session.execute(
-        select(
-            c.family,
-            c.model,
-            func.sum(c.requests),
-            func.sum(c.prompt_tokens),
-            func.sum(c.completion_tokens),
-            func.max(c.bucket),
-        )
-        .where(c.org == org, c.bucket >= start, c.bucket < end, fine_tuned)
+    seen = session.execute(
+        select(c.family, c.model, func.max(c.bucket))
+        .where(c.org == org, c.bucket >= start, c.bucket < end, c.model.contains(":"))
         .group_by(c.family, c.model)
     ).all()
-    minute = (c.bucket - c.bucket % 60).label("minute")
-    per_minute = (
-        select(c.model, minute, func.sum(c.tokens).label("tokens"))
-        .where(c.org == org, c.bucket >= start, c.bucket < end, fine_tuned)
-        .group_by(c.model, minute)
-        .subquery()
-    )
-    peaks = dict(
-        session.execute(
-            select(per_minute.c.model, func.max(per_minute.c.tokens)).group_by(per_minute.c.model)
-        ).all()
-    )
+    pools: dict[str, dict[int, Counts]] = {}
     out: dict[str, ModelTraffic] = {}
-    for family, model, requests, prompt, completion, last_bucket in totals:
+    for family, model, last_bucket in seen:
+        if family not in pools:
+            pools[family] = pool_minutes(
+                session, org=org, family=family, start_ts=start, end_ts=end
+            )
+        others = pool_minutes(
+            session, org=org, family=family, start_ts=start, end_ts=end, exclude_model=model
+        )
+        mine = [
+            _minus(counts, others.get(minute, Counts())) for minute, counts in pools[family].items()
+        ]
+        total = store.sum_counts(mine)
         out[model] = ModelTraffic(
             model=model,
             family=family,
-            requests=int(requests or 0),
-            prompt_tokens=int(prompt or 0),
-            completion_tokens=int(completion or 0),
-            peak_tokens_per_minute=int(peaks.get(model) or 0),
+            requests=total.requests,
+            prompt_tokens=total.prompt_tokens,
+            completion_tokens=total.completion_tokens,
+            peak_tokens_per_minute=max((m.tokens for m in mine), default=0),
             last_seen=None if last_bucket is None else from_ts(int(last_bucket)),
             days=days,
         )
     return out
+
+
+def _minus(a: Counts, b: Counts) -> Counts:
+    return Counts(
+        a.tokens - b.tokens,
+        a.requests - b.requests,
+        a.prompt_tokens - b.prompt_tokens,
+        a.completion_tokens - b.completion_tokens,
+    )
 
 
 def requests_since(session: Session, *, org: str, model: str, since: datetime) -> int:
@@ -137,7 +165,7 @@ def pool_state(
 ) -> PoolState:
     """The replacement's pool: its limit and its busiest minute without the model that moves."""
     start, end = window(now, days)
-    minutes = store.minute_totals(
+    minutes = pool_minutes(
         session, org=org, family=family, start_ts=start, end_ts=end, exclude_model=moving_model
     )
     limit = effective_limit(
