@@ -135,3 +135,34 @@ def test_fine_tuning_subscription__listed_with_its_model(env: PlanningEnv) -> No
     items = env.admin.get("/v1/subscriptions").json()["items"]
     assert [i["follows"] for i in items] == [{"type": "fine_tuning", "model": MODEL}]
     assert bad.status_code == 422
+
+
+def test_countdown_messages__say_days_left_and_what_to_do() -> None:
+    countdown = render_event(
+        "fine_tune.countdown",
+        MODEL,
+        {
+            "model": MODEL,
+            "base": "gpt-4o-mini-2024-07-18",
+            "shutdown_date": "2027-01-14",
+            "days_left": 1,
+            "replacement": "gpt-6-luna",
+            "requests_per_day": "1200",
+        },
+    )
+    closing = render_event(
+        "fine_tuning.closing",
+        "default",
+        {
+            "closes_on": "2027-01-06",
+            "last_day": "2027-01-05",
+            "days_left": 7,
+            "fine_tuned_models": 3,
+        },
+    )
+
+    assert countdown.blocks[0]["text"]["text"] == f":hourglass_flowing_sand: {MODEL}: 1 day left"
+    assert "stops answering on 2027-01-14" in countdown.text
+    assert "OpenAI recommends gpt-6-luna" in countdown.text and "/plan" in countdown.text
+    assert closing.text.startswith(":hourglass: New fine-tuning jobs stop in 7 days")
+    assert "the last day to launch one is 2027-01-05" in closing.text
