@@ -89,51 +89,53 @@ def fine_tuned_traffic(
 ) -> dict[str, ModelTraffic]:
     """Every fine-tuned model with usage in the window, keyed by its name as reported.
 
-    A model's minutes are its pool's minutes less the pool's minutes without it, so they follow
-    whatever rule combines the pool's sources.
+    One statement for all models (per minute, then per model: totals and busiest minute): reading
+    each model's minutes through ``pool_minutes`` costs a pool scan per model (about 100 ms
+    each at a week of traffic, bench/bench_planning.py).
     """
     start, end = window(now, days)
     c = store.BUCKETS.c
+    minute = (c.bucket - c.bucket % 60).label("minute")
     # Catalogue ids never contain ':'; every ft: (and legacy davinci:ft-) name does.
-    seen = session.execute(
-        select(c.family, c.model, func.max(c.bucket))
-        .where(c.org == org, c.bucket >= start, c.bucket < end, c.model.contains(":"))
-        .group_by(c.family, c.model)
-    ).all()
-    pools: dict[str, dict[int, Counts]] = {}
-    out: dict[str, ModelTraffic] = {}
-    for family, model, last_bucket in seen:
-        if family not in pools:
-            pools[family] = pool_minutes(
-                session, org=org, family=family, start_ts=start, end_ts=end
-            )
-        others = pool_minutes(
-            session, org=org, family=family, start_ts=start, end_ts=end, exclude_model=model
+    per_minute = (
+        select(
+            c.family,
+            c.model,
+            func.sum(c.tokens).label("tokens"),
+            func.sum(c.requests).label("requests"),
+            func.sum(c.prompt_tokens).label("prompt"),
+            func.sum(c.completion_tokens).label("completion"),
+            func.max(c.bucket).label("last"),
         )
-        mine = [
-            _minus(counts, others.get(minute, Counts())) for minute, counts in pools[family].items()
-        ]
-        total = store.sum_counts(mine)
+        .where(c.org == org, c.bucket >= start, c.bucket < end, c.model.contains(":"))
+        .group_by(c.family, c.model, minute)
+        .subquery()
+    )
+    m = per_minute.c
+    rows = session.execute(
+        select(
+            m.family,
+            m.model,
+            func.sum(m.requests),
+            func.sum(m.prompt),
+            func.sum(m.completion),
+            func.max(m.tokens),
+            func.max(m.last),
+        ).group_by(m.family, m.model)
+    ).all()
+    out: dict[str, ModelTraffic] = {}
+    for family, model, requests, prompt, completion, peak, last_bucket in rows:
         out[model] = ModelTraffic(
             model=model,
             family=family,
-            requests=total.requests,
-            prompt_tokens=total.prompt_tokens,
-            completion_tokens=total.completion_tokens,
-            peak_tokens_per_minute=max((m.tokens for m in mine), default=0),
+            requests=int(requests or 0),
+            prompt_tokens=int(prompt or 0),
+            completion_tokens=int(completion or 0),
+            peak_tokens_per_minute=int(peak or 0),
             last_seen=None if last_bucket is None else from_ts(int(last_bucket)),
             days=days,
         )
     return out
-
-
-def _minus(a: Counts, b: Counts) -> Counts:
-    return Counts(
-        a.tokens - b.tokens,
-        a.requests - b.requests,
-        a.prompt_tokens - b.prompt_tokens,
-        a.completion_tokens - b.completion_tokens,
-    )
 
 
 def requests_since(session: Session, *, org: str, model: str, since: datetime) -> int:
