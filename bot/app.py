@@ -20,11 +20,12 @@ from bot.flows.command import Ack, CommandFlow, handle_command
 from bot.flows.estimate import ESTIMATE
 from bot.flows.launch import LAUNCH, on_cancel_click, on_launch_click
 from bot.flows.notify import NOTIFY
+from bot.flows.plan import PLAN
 from bot.flows.plumbing import BackgroundWork, BotContext, Clock, report_failure
 from service.client import ServiceClient
 from service.settings import Settings
 
-COMMANDS: tuple[CommandFlow, ...] = (ESTIMATE, LAUNCH, NOTIFY)
+COMMANDS: tuple[CommandFlow, ...] = (ESTIMATE, LAUNCH, NOTIFY, PLAN)
 
 
 class RatecardBoltApp(AsyncApp):

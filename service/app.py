@@ -46,6 +46,7 @@ def _routers() -> list[Any]:
     from service.health.router import router as health
     from service.jobs.router import budgets_router as budgets
     from service.jobs.router import router as jobs
+    from service.planning.router import router as planning
     from service.prices.router import router as prices
     from service.reports.router import router as reports
     from service.ui.router import router as ui
@@ -66,16 +67,24 @@ def _routers() -> list[Any]:
         budgets,
         reports,
         ui,
+        planning,
     ]
 
 
 def _background_factories() -> list[BackgroundFactory]:
     from service.alerts.dispatcher import dispatcher_factory
     from service.jobs.watcher import watcher_factory
+    from service.planning.alerts import countdown_factory
     from service.usage.janitor import janitor_factory
     from service.usage_import.scheduler import importer_factory
 
-    return [dispatcher_factory, watcher_factory, janitor_factory, importer_factory]
+    return [
+        dispatcher_factory,
+        watcher_factory,
+        janitor_factory,
+        importer_factory,
+        countdown_factory,
+    ]
 
 
 def create_app(settings: Settings, *, run_background: bool = True) -> FastAPI:

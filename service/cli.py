@@ -372,6 +372,9 @@ def _add_service_commands(sub: Any) -> None:
     except ImportError:  # the service layer is optional for the pure estimate commands
         return
     add_commands(sub)
+    from service.cli_planning import add_plan_commands
+
+    add_plan_commands(sub)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

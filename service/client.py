@@ -25,6 +25,7 @@ from service.estimates.schemas import (
     TrainingEstimateOut,
     TrainingRequest,
 )
+from service.planning.schemas import InventoryOut, PlanIn, PlanOut
 
 log = logging.getLogger(__name__)
 
@@ -394,6 +395,23 @@ class ServiceClient:
 
     async def delete_subscription(self, subscription_id: str) -> None:
         await self._request("DELETE", f"/v1/subscriptions/{_segment(subscription_id)}")
+
+    # -- planning (the end of fine-tuning) ------------------------------------------------------
+
+    async def fine_tuned_models(self, *, days: int | None = None) -> InventoryOut:
+        params = {} if days is None else {"days": str(days)}
+        data = await self._json("GET", "/v1/planning/fine-tuned-models", params=params)
+        result: InventoryOut = self._parse(InventoryOut, data)
+        return result
+
+    async def migration_plan(self, model: str, request: PlanIn) -> PlanOut:
+        data = await self._json(
+            "POST",
+            f"/v1/planning/fine-tuned-models/{_segment(model)}/scenarios",
+            json=request.model_dump(mode="json", exclude_none=True),
+        )
+        result: PlanOut = self._parse(PlanOut, data)
+        return result
 
 
 def _items(data: Any, name: str) -> list[Any]:

@@ -18,6 +18,7 @@ def help_message(command: str) -> Message:
         "/estimate": "What will it cost? Training (tokens or a file), or inference side by side.",
         "/launch": "Start a fine-tuning job after seeing its estimate and your team's budget.",
         "/notify": "Get told when jobs finish or a model family nears its tokens-per-minute limit.",
+        "/plan": "Fine-tuned models stop with their base: days left, and what moving costs.",
     }.get(command, "")
     fallback = f"{command}: {intro} " + " | ".join(line.replace("`", "") for line in lines)
     return message(

@@ -30,6 +30,13 @@ def describe_follows(follows: dict[str, Any]) -> str:
         return f"tokens per minute of *{esc(follows.get('family', '?'))}*" + (
             f" at {at}%" if at else ""
         )
+    if kind == "fine_tuning":
+        model = follows.get("model")
+        return (
+            f"the fine-tuning countdown of `{esc(model)}`"
+            if model
+            else ("the fine-tuning countdown (every fine-tuned model)")
+        )
     return esc(json.dumps(follows))
 
 

@@ -10,6 +10,7 @@ from bot.flows.plumbing import BotContext, Responder
 from bot.parsing import (
     NotifyAll,
     NotifyCommand,
+    NotifyFineTuning,
     NotifyJob,
     NotifyList,
     NotifyOff,
@@ -29,7 +30,11 @@ async def visible_subscriptions(reply: Responder, ctx: BotContext) -> list[Subsc
     return list(seen.values())
 
 
-def follows_of(parsed: NotifyJob | NotifyAll | NotifyTeam | NotifyTpm) -> dict[str, Any]:
+def follows_of(
+    parsed: NotifyJob | NotifyAll | NotifyTeam | NotifyTpm | NotifyFineTuning,
+) -> dict[str, Any]:
+    if isinstance(parsed, NotifyFineTuning):
+        return {"type": "fine_tuning"} | ({"model": parsed.model} if parsed.model else {})
     if isinstance(parsed, NotifyJob):
         return {"type": "job", "job_id": parsed.job_id}
     if isinstance(parsed, NotifyAll):
@@ -58,7 +63,7 @@ async def run_notify(parsed: NotifyCommand, reply: Responder, ctx: BotContext) -
         await ctx.service.delete_subscription(parsed.subscription_id)
         await reply.send(blocks.unsubscribed(parsed.subscription_id))
         return
-    if not isinstance(parsed, NotifyJob | NotifyAll | NotifyTeam | NotifyTpm):
+    if not isinstance(parsed, NotifyJob | NotifyAll | NotifyTeam | NotifyTpm | NotifyFineTuning):
         raise TypeError(f"not a /notify subscription: {parsed!r}")  # Help is answered in the ack
     destination = reply.user_id if parsed.target == "me" else reply.channel_id
     sub = await ctx.service.create_subscription(

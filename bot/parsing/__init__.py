@@ -27,6 +27,7 @@ from bot.parsing.launch import Launch, LaunchCommand, parse_launch
 from bot.parsing.notify import (
     NotifyAll,
     NotifyCommand,
+    NotifyFineTuning,
     NotifyJob,
     NotifyList,
     NotifyOff,
@@ -51,6 +52,7 @@ __all__ = [
     "LaunchCommand",
     "NotifyAll",
     "NotifyCommand",
+    "NotifyFineTuning",
     "NotifyJob",
     "NotifyList",
     "NotifyOff",

@@ -36,6 +36,14 @@ class NotifyTpm:
 
 
 @dataclass(frozen=True)
+class NotifyFineTuning:
+    """The countdown of the end of fine-tuning: every model, or one `ft:` model."""
+
+    model: str | None = None
+    target: NotifyTarget = "channel"
+
+
+@dataclass(frozen=True)
 class NotifyList:
     pass
 
@@ -45,7 +53,16 @@ class NotifyOff:
     subscription_id: str
 
 
-NotifyCommand = Help | NotifyJob | NotifyAll | NotifyTeam | NotifyTpm | NotifyList | NotifyOff
+NotifyCommand = (
+    Help
+    | NotifyJob
+    | NotifyAll
+    | NotifyTeam
+    | NotifyTpm
+    | NotifyFineTuning
+    | NotifyList
+    | NotifyOff
+)
 
 
 def parse_notify(text: str) -> NotifyCommand:
@@ -98,6 +115,11 @@ def parse_notify(text: str) -> NotifyCommand:
         if at_text is not None:
             at = parse_count(command, "at", at_text.rstrip("%"), minimum=1, maximum=100)
         return NotifyTpm(words[1], at, target)
+    if head in ("fine-tuning", "fine_tuning", "finetuning", "countdown"):
+        args.done("nothing")
+        if len(words) > 2 or (len(words) == 2 and not words[1].lower().startswith("ft:")):
+            raise UsageError(command, "`/notify fine-tuning` or `/notify fine-tuning ft:...`")
+        return NotifyFineTuning(words[1] if len(words) == 2 else None, target)
     if len(words) == 1 and re.fullmatch(r"(job_|ftjob-)[A-Za-z0-9_-]+", words[0]):
         args.done("nothing")
         return NotifyJob(words[0], target)

@@ -24,6 +24,7 @@ USAGE: dict[str, list[str]] = {
         "(`me` for a DM: `/notify me <job id>`)",
         "`/notify all` · `/notify team <name>` — every job, or a team's jobs",
         "`/notify tpm <family> [at=<percent>]` — tokens-per-minute threshold alerts",
+        "`/notify fine-tuning [ft:<model>]` — days left before fine-tuned models stop",
         "`/notify list` · `/notify off <subscription id>`",
     ],
 }

@@ -3,6 +3,9 @@
 Matching rules
 - ``job.finished``: subscriptions following all jobs, the job's team, or the job itself (by the
   ratecard id or the OpenAI ``ftjob-`` id, whichever the subscriber gave).
+- ``fine_tune.countdown``, ``fine_tune.after_shutdown`` and ``fine_tuning.closing`` (the end of
+  fine-tuning, service.planning.alerts): subscriptions following ``fine_tuning``, all models or
+  the event's model.
 - ``tpm.threshold``: subscriptions following the pool's family. With a ``threshold_pct`` of their
   own they hear "above" only once utilisation reaches it, and "below" only after they heard
   the matching "above" for that pool.
@@ -14,11 +17,12 @@ import logging
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import and_, or_
+from sqlalchemy import ColumnElement, and_, or_
 from sqlmodel import Session, col, select
 
 from service.alerts.models import (
     FOLLOW_ALL_JOBS,
+    FOLLOW_FINE_TUNING,
     FOLLOW_JOB,
     FOLLOW_TEAM,
     FOLLOW_TPM,
@@ -30,6 +34,11 @@ from service.alerts.models import (
 from service.types import utcnow
 
 log = logging.getLogger(__name__)
+
+# Written by service.planning.alerts; named here so the alerts package imports no feature.
+FINE_TUNING_KINDS = frozenset(
+    {"fine_tune.countdown", "fine_tune.after_shutdown", "fine_tuning.closing"}
+)
 
 
 def fan_out(session: Session, event: Event) -> list[Delivery]:
@@ -91,6 +100,17 @@ def matching_subscriptions(
                 )
             )
         query = select(Subscription).where(active, or_(*follows)).order_by(col(Subscription.id))
+        return list(session.exec(query).all())
+    if kind in FINE_TUNING_KINDS:
+        model = payload.get("model")
+        wanted: ColumnElement[bool] = col(Subscription.follows_family).is_(None)
+        if model:
+            wanted = or_(wanted, col(Subscription.follows_family) == str(model))
+        query = (
+            select(Subscription)
+            .where(active, Subscription.follows_type == FOLLOW_FINE_TUNING, wanted)
+            .order_by(col(Subscription.id))
+        )
         return list(session.exec(query).all())
     if kind == "tpm.threshold":
         family = payload.get("family")

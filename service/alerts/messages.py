@@ -36,6 +36,8 @@ def render_event(kind: str, subject: str, payload: dict[str, Any]) -> SlackMessa
         return job_finished_message(payload)
     if kind == "tpm.threshold":
         return tpm_threshold_message(payload)
+    if kind in ("fine_tune.countdown", "fine_tune.after_shutdown", "fine_tuning.closing"):
+        return fine_tuning_message(kind, payload)
     text = f"ratecard event {kind} for {subject}"
     return SlackMessage(text=text, blocks=[_section(escape(text))])
 
@@ -157,6 +159,43 @@ def tpm_threshold_message(p: dict[str, Any]) -> SlackMessage:
             }
         )
     return SlackMessage(text=text, blocks=blocks)
+
+
+def fine_tuning_message(kind: str, p: dict[str, Any]) -> SlackMessage:
+    """The countdown of the end of fine-tuning (service.planning.alerts)."""
+    model = str(p.get("model") or "")
+    instead = f" OpenAI recommends {p['replacement']}." if p.get("replacement") else ""
+    if kind == "fine_tuning.closing":
+        days = p.get("days_left")
+        title = f":hourglass: New fine-tuning jobs stop in {days} day{'s' if days != 1 else ''}"
+        text = (
+            f"OpenAI accepts no new fine-tuning job from {p.get('closes_on')}: the last day to "
+            f"launch one is {p.get('last_day')}. The organisation has "
+            f"{p.get('fine_tuned_models')} fine-tuned model(s)."
+        )
+    elif kind == "fine_tune.after_shutdown":
+        title = f":rotating_light: {model} is shut down but still called"
+        text = (
+            f"{model} stopped answering on {p.get('shutdown_date')} with its base {p.get('base')}, "
+            f"yet {p.get('requests_since_shutdown')} request(s) reached it since: they are "
+            f"failing.{instead}"
+        )
+    else:
+        days = p.get("days_left")
+        title = f":hourglass_flowing_sand: {model}: {days} day{'s' if days != 1 else ''} left"
+        text = (
+            f"{model} stops answering on {p.get('shutdown_date')}, when its base {p.get('base')} "
+            f"shuts down; it serves about {p.get('requests_per_day')} requests a day.{instead} "
+            "See `/plan` for the cost of moving it."
+        )
+    blocks: list[dict[str, Any]] = [
+        {
+            "type": "header",
+            "text": {"type": "plain_text", "emoji": True, "text": _cut(title, HEADER_LIMIT)},
+        },
+        _section(escape(text)),
+    ]
+    return SlackMessage(text=_cut(f"{title}: {text}", TEXT_LIMIT), blocks=blocks)
 
 
 def escape(text: str) -> str:

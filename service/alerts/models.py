@@ -25,6 +25,7 @@ FOLLOW_JOB = "job"
 FOLLOW_TEAM = "team"
 FOLLOW_ALL_JOBS = "all_jobs"
 FOLLOW_TPM = "tpm"
+FOLLOW_FINE_TUNING = "fine_tuning"  # the countdown of the end of fine-tuning
 
 # Delivery statuses
 PENDING = "pending"

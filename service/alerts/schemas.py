@@ -81,9 +81,24 @@ class FollowTpm(BaseModel):
     )
 
 
+class FollowFineTuning(BaseModel):
+    type: Literal["fine_tuning"]
+    model: str | None = Field(
+        None,
+        min_length=1,
+        max_length=100,
+        pattern=r"^ft:\S+$",
+        description="only this fine-tuned model's countdown (default: every model, and the "
+        "closing of fine-tuning)",
+    )
+
+
 Destination = Annotated[SlackDestination | WebhookDestinationIn, Field(discriminator="type")]
 DestinationOut = Annotated[SlackDestination | WebhookDestinationOut, Field(discriminator="type")]
-Follows = Annotated[FollowJob | FollowTeam | FollowAllJobs | FollowTpm, Field(discriminator="type")]
+Follows = Annotated[
+    FollowJob | FollowTeam | FollowAllJobs | FollowTpm | FollowFineTuning,
+    Field(discriminator="type"),
+]
 
 
 class SubscriptionIn(BaseModel):

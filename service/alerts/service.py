@@ -18,6 +18,7 @@ from service.alerts.models import (
     DISABLED,
     FAILED,
     FOLLOW_ALL_JOBS,
+    FOLLOW_FINE_TUNING,
     FOLLOW_JOB,
     FOLLOW_TEAM,
     FOLLOW_TPM,
@@ -30,6 +31,7 @@ from service.alerts.models import (
 from service.alerts.schemas import (
     AlertOut,
     FollowAllJobs,
+    FollowFineTuning,
     FollowJob,
     FollowTeam,
     FollowTpm,
@@ -130,6 +132,9 @@ def create_subscription(
     elif isinstance(follows, FollowTpm):
         sub.follows_family = _tpm_family(session, follows.family)
         sub.threshold_pct = follows.threshold_pct
+    elif isinstance(follows, FollowFineTuning):
+        # The model filter reuses the free-text column; a fine-tuned name is no family.
+        sub.follows_family = follows.model
 
     duplicate = session.exec(
         select(Subscription).where(
@@ -232,13 +237,15 @@ def subscription_out(sub: Subscription, *, full_urls: bool) -> SubscriptionOut:
         destination = WebhookDestinationOut(
             type="webhook", url=shown_url(sub.webhook_url or "", full=full_urls)
         )
-    follows: FollowJob | FollowTeam | FollowAllJobs | FollowTpm
+    follows: FollowJob | FollowTeam | FollowAllJobs | FollowTpm | FollowFineTuning
     if sub.follows_type == FOLLOW_JOB:
         follows = FollowJob(type="job", job_id=sub.follows_job_id or "")
     elif sub.follows_type == FOLLOW_TEAM:
         follows = FollowTeam(type="team", team=sub.follows_team or "")
     elif sub.follows_type == FOLLOW_ALL_JOBS:
         follows = FollowAllJobs(type="all_jobs")
+    elif sub.follows_type == FOLLOW_FINE_TUNING:
+        follows = FollowFineTuning(type="fine_tuning", model=sub.follows_family)
     else:
         assert sub.follows_type == FOLLOW_TPM
         follows = FollowTpm(

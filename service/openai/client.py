@@ -46,7 +46,9 @@ from service.openai.models import (
     FineTuningJob,
     FineTuningJobEventPage,
     FineTuningJobPage,
+    ModelList,
     OpenAIFile,
+    OpenAIModel,
 )
 from service.openai.responses import (
     QUOTA_ERROR_CODES,
@@ -301,6 +303,14 @@ class OpenAIClient:
         return await self._get_model(
             "POST", f"fine_tuning/jobs/{segment(job_id)}/cancel", FineTuningJob
         )
+
+    async def list_models(self) -> list[OpenAIModel]:
+        """The organisation's fine-tuned models from ``GET /models`` (ids starting ``ft:``).
+
+        The list is not paginated; base models are left out since ratecard's catalogue knows them.
+        """
+        page = await self._get_model("GET", "models", ModelList)
+        return [m for m in page.data if m.id.startswith("ft:")]
 
     # ------------------------------------------------------------------ plumbing
 

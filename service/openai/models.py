@@ -23,7 +23,9 @@ __all__ = [
     "FineTuningJobEvent",
     "FineTuningJobEventPage",
     "FineTuningJobPage",
+    "ModelList",
     "OpenAIFile",
+    "OpenAIModel",
     "Page",
 ]
 
@@ -155,5 +157,15 @@ class Page(BaseModel, Generic[ItemT]):
         return item_id if isinstance(item_id, str) else None
 
 
+class OpenAIModel(_OpenAIObject):
+    """An entry of ``GET /models``: a base model, or one of the organisation's fine-tunes."""
+
+    id: str
+    object: str = "model"
+    created: int | None = None
+    owned_by: str | None = None
+
+
 FineTuningJobPage = Page[FineTuningJob]
+ModelList = Page[OpenAIModel]
 FineTuningJobEventPage = Page[FineTuningJobEvent]

@@ -166,7 +166,7 @@ def test_cli_bot__names_the_missing_settings() -> None:
     assert "Traceback" not in result.stderr + socket_mode.stderr
 
 
-def test_manifest__declares_the_three_commands_interactivity_and_only_the_needed_scopes() -> None:
+def test_manifest__declares_the_commands_interactivity_and_only_the_needed_scopes() -> None:
     from pathlib import Path
 
     import yaml
@@ -176,7 +176,7 @@ def test_manifest__declares_the_three_commands_interactivity_and_only_the_needed
     )
     commands = {c["command"]: c["url"] for c in manifest["features"]["slash_commands"]}
     assert commands == dict.fromkeys(
-        ["/estimate", "/launch", "/notify"], "https://YOUR-HOST/slack/events"
+        ["/estimate", "/launch", "/notify", "/plan"], "https://YOUR-HOST/slack/events"
     )
     assert manifest["settings"]["interactivity"] == {
         "is_enabled": True,
