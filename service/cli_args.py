@@ -57,6 +57,17 @@ def parse_epochs(text: str) -> Epochs:
         ) from None
 
 
+def parse_hours(text: str) -> Decimal:
+    """Hours of training as a plain decimal (2.5); the request schema bounds it afterwards."""
+    cleaned = text.strip()
+    if not cleaned or len(cleaned) > 20 or not all(c.isdigit() or c == "." for c in cleaned):
+        raise argparse.ArgumentTypeError(f"not a number of hours (e.g. 2.5): {text!r}")
+    try:
+        return Decimal(cleaned)
+    except ArithmeticError:
+        raise argparse.ArgumentTypeError(f"not a number of hours (e.g. 2.5): {text!r}") from None
+
+
 def parse_non_negative_int(text: str) -> int:
     cleaned = text.strip().replace("_", "").replace(",", "")
     if cleaned.startswith("-") and cleaned[1:].isascii() and cleaned[1:].isdigit():
