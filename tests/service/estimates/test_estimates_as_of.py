@@ -58,7 +58,7 @@ def usd(prompt: str, completion: str, n_prompt: int = 1000, n_completion: int = 
     return f"{total.normalize():f}"
 
 
-# --- o-series -----------------------------------------------------------------------------------
+# --- o-series ------------------------------------------------------------------------------------
 
 
 def test_o3__the_2025_06_10_price_cut_applies_from_that_day(api):
@@ -77,7 +77,7 @@ def test_o3__flex_is_its_own_price_before_and_after_the_cut(api):
     assert D(r.json()["cost_per_request_usd"]) == expected
 
 
-# --- GPT-5 ----------------------------------------------------------------------------------------
+# --- GPT-5 ---------------------------------------------------------------------------------------
 
 
 def test_gpt5__priced_from_its_release_with_cached_input(api):
@@ -102,7 +102,7 @@ def test_gpt5__batch_halves_every_price_including_cached(api):
     assert r.json()["tier"] == "batch"
 
 
-# --- GPT-5.5 long context, GPT-5.6 -------------------------------------------------------------------
+# --- GPT-5.5 long context, GPT-5.6 ---------------------------------------------------------------
 
 
 def test_gpt55__a_prompt_over_272k_bills_the_whole_request_at_the_long_context_step(api):
@@ -123,16 +123,18 @@ def test_gpt56_luna__the_2026_07_30_cut_and_its_cache_write_price(api):
         return infer(api, "gpt-5.6-luna", as_of, 2000, 100, cached=1000, written=500).json()
 
     before, after = cost("2026-07-29"), cost("2026-07-30")
-    assert D(before["cost_per_request_usd"]) == (
-        500 * D("1.00") + 1000 * D("0.10") + 500 * D("1.25") + 100 * D("6.00")
-    ) / 10**6
-    assert D(after["cost_per_request_usd"]) == (
-        500 * D("0.20") + 1000 * D("0.02") + 500 * D("0.25") + 100 * D("1.20")
-    ) / 10**6
+    assert (
+        D(before["cost_per_request_usd"])
+        == (500 * D("1.00") + 1000 * D("0.10") + 500 * D("1.25") + 100 * D("6.00")) / 10**6
+    )
+    assert (
+        D(after["cost_per_request_usd"])
+        == (500 * D("0.20") + 1000 * D("0.02") + 500 * D("0.25") + 100 * D("1.20")) / 10**6
+    )
     assert after["scenarios"][0]["usd_per_1m_cache_write_tokens"] == "0.25"
 
 
-# --- GPT-6 today, at each tier ------------------------------------------------------------------
+# --- GPT-6 today, at each tier -------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -168,7 +170,7 @@ def test_scenarios__each_takes_its_own_tier_and_defaults_to_the_request_one(api)
     assert tiers == ["batch", "priority", "batch"]
 
 
-# --- unknown prices are a 422 naming model, field and version ---------------------------------------
+# --- unknown prices are a 422 naming model, field and version ------------------------------------
 
 
 def test_unknown__flex_for_gpt_6_2_is_a_422_naming_model_field_and_version(api):
@@ -209,7 +211,7 @@ def test_tier__an_unknown_tier_is_a_422(api):
     assert infer(api, "gpt-6-luna", TODAY, tier="turbo").status_code == 422
 
 
-# --- lifecycle -----------------------------------------------------------------------------------------
+# --- lifecycle -----------------------------------------------------------------------------------
 
 
 def test_lifecycle__a_fine_tuned_gpt_4o_mini_today_warns_it_dies_with_its_base(api):
@@ -245,7 +247,7 @@ def test_stored__an_inference_estimate_keeps_its_tier_and_cached_prices(api):
     assert scenario["usd_per_1m_cached_input_tokens"] == "0.02"
 
 
-# --- training: methods, reinforcement hours, promotions, lifecycle ------------------------------------
+# --- training: methods, reinforcement hours, promotions, lifecycle -------------------------------
 
 
 def train(api: Any, **body: Any) -> Any:
