@@ -93,20 +93,20 @@ class TrainingEstimateOut(BaseModel):
     price_source: str
     cost_usd: str = Field(description="decimal string, rounded once to 6 places (half-even)")
     warnings: list[str]
-    method: str = Field(description="supervised, preference or reinforcement")
+    method: str = Field("supervised", description="supervised, preference or reinforcement")
     free_training_tokens: int = Field(
-        description="charged tokens a free-training promotion in force on as_of made free"
+        0, description="charged tokens a free-training promotion in force on as_of made free"
     )
-    promotion: str | None = Field(description="the promotion applied, by name, if any")
+    promotion: str | None = Field(None, description="the promotion applied, by name, if any")
     training_hours: str | None = Field(
-        description="reinforcement: the assumed hours of training (decimal string)"
+        None, description="reinforcement: the assumed hours of training (decimal string)"
     )
     training_hours_max: str | None = Field(
-        description="reinforcement: the upper end of the assumed range (decimal string)"
+        None, description="reinforcement: the upper end of the assumed range (decimal string)"
     )
-    usd_per_training_hour: str | None = Field(description="reinforcement: the hourly price")
+    usd_per_training_hour: str | None = Field(None, description="reinforcement: the hourly price")
     cost_usd_max: str | None = Field(
-        description="reinforcement: the cost at training_hours_max (decimal string)"
+        None, description="reinforcement: the cost at training_hours_max (decimal string)"
     )
     format_errors: list[FormatErrorOut] = Field(default_factory=list)
     dataset: dict[str, Any] | None = Field(
@@ -187,23 +187,28 @@ class ScenarioOut(BaseModel):
     cost_per_request_usd: str
     cost_per_day_usd: str
     cost_per_month_usd: str
-    tier: str = Field(description="the processing tier priced (fast is reported as priority)")
-    long_context: bool = Field(
-        description="the prompt is over the model's long-context threshold: the whole request "
-        "is billed at the long-context prices"
+    tier: str = Field(
+        "standard", description="the processing tier priced (fast is reported as priority)"
     )
-    cached_prompt_tokens: int
-    cache_write_tokens: int
+    long_context: bool = Field(
+        False,
+        description="the prompt is over the model's long-context threshold: the whole request "
+        "is billed at the long-context prices",
+    )
+    cached_prompt_tokens: int = 0
+    cache_write_tokens: int = 0
     usd_per_1m_cached_input_tokens: str | None = Field(
-        description="the cached-input price used; null when the model publishes none"
+        None, description="the cached-input price used; null when the model publishes none"
     )
     usd_per_1m_cache_write_tokens: str | None = Field(
+        None,
         description="the cache-write price used; null before the model had one (cache writes "
-        "then bill as input)"
+        "then bill as input)",
     )
     warnings: list[str] = Field(
+        default_factory=list,
         description="lifecycle (shut down, or deprecated with days left and the replacement) "
-        "and the long-context step"
+        "and the long-context step",
     )
 
 
@@ -222,9 +227,10 @@ class InferenceEstimateOut(BaseModel):
     cost_per_request_usd: str
     cost_per_day_usd: str
     cost_per_month_usd: str
-    tier: str = Field(description="the first scenario's processing tier")
+    tier: str = Field("standard", description="the first scenario's processing tier")
     warnings: list[str] = Field(
-        description="every scenario's warnings, then the training estimate's, without repeats"
+        default_factory=list,
+        description="every scenario's warnings, then the training estimate's, without repeats",
     )
     scenarios: list[ScenarioOut]
     training: dict[str, Any] | None
