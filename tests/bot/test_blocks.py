@@ -433,4 +433,3 @@ def test_inference_estimate__shows_the_lifecycle_warnings() -> None:
     )
     est = inference().model_copy(update={"warnings": [warning]})
     assert warning in texts(blocks.inference_estimate(est))
-
