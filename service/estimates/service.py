@@ -8,11 +8,11 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from sqlmodel import Session
 
-from pricing.catalogue import Catalogue
+from pricing.catalogue import Catalogue, ResolvedModel
 from pricing.estimate import (
     Epochs,
     InferenceEstimate,
@@ -235,7 +235,7 @@ def dataset_summary(stats: Any) -> dict[str, Any]:
     }
 
 
-def refuse_reinforcement_file() -> None:
+def refuse_reinforcement_file() -> NoReturn:
     raise InvalidInput(
         "reinforcement fine-tuning is billed per hour of training, not per token of a file: "
         "POST /v1/estimates/training with method=reinforcement and training_hours"
@@ -315,7 +315,7 @@ def inference_estimate(
     )
     main = catalogue.resolve(request.model, as_of=day)
 
-    def priced(resolved: Any, load: Workload, name: str, tier: str) -> InferenceEstimate:
+    def priced(resolved: ResolvedModel, load: Workload, name: str, tier: str) -> InferenceEstimate:
         return estimate_inference(
             model=resolved,
             workload=load,
