@@ -34,8 +34,24 @@ def training_to_dict(e: TrainingEstimate) -> dict[str, Any]:
         "price_source": e.price_source,
         "cost_usd": format_usd(e.cost_usd),
         "warnings": list(e.warnings),
+        "method": e.method,
+        "free_training_tokens": e.free_training_tokens,
+        "promotion": e.promotion,
+        "training_hours": _hours(e.training_hours),
+        "training_hours_max": _hours(e.training_hours_max),
+        "usd_per_training_hour": _usd(e.usd_per_training_hour),
+        "cost_usd_max": _usd(e.cost_usd_max),
         "format_errors": [],
     }
+
+
+def _usd(amount: Decimal | None) -> str | None:
+    return None if amount is None else format_usd(amount)
+
+
+def _hours(hours: Decimal | None) -> str | None:
+    # Plain notation, never exponent form: an hour count reads as the user gave it.
+    return None if hours is None else f"{hours.normalize():f}"
 
 
 def inference_to_dict(e: InferenceEstimate) -> dict[str, Any]:
@@ -55,6 +71,13 @@ def inference_to_dict(e: InferenceEstimate) -> dict[str, Any]:
         "cost_per_request_usd": format_usd(e.cost_per_request_usd),
         "cost_per_day_usd": format_usd(e.cost_per_day_usd),
         "cost_per_month_usd": format_usd(e.cost_per_month_usd),
+        "tier": e.tier,
+        "long_context": e.long_context,
+        "cached_prompt_tokens": e.workload.cached_prompt_tokens,
+        "cache_write_tokens": e.workload.cache_write_tokens,
+        "usd_per_1m_cached_input_tokens": _usd(e.usd_per_1m_cached_input_tokens),
+        "usd_per_1m_cache_write_tokens": _usd(e.usd_per_1m_cache_write_tokens),
+        "warnings": list(e.warnings),
     }
 
 

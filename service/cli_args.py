@@ -57,6 +57,17 @@ def parse_epochs(text: str) -> Epochs:
         ) from None
 
 
+def parse_hours(text: str) -> Decimal:
+    """Hours of training as a plain decimal (2.5); the request schema bounds it afterwards."""
+    cleaned = text.strip()
+    if not cleaned or len(cleaned) > 20 or not all(c.isdigit() or c == "." for c in cleaned):
+        raise argparse.ArgumentTypeError(f"not a number of hours (e.g. 2.5): {text!r}")
+    try:
+        return Decimal(cleaned)
+    except ArithmeticError:
+        raise argparse.ArgumentTypeError(f"not a number of hours (e.g. 2.5): {text!r}") from None
+
+
 def parse_non_negative_int(text: str) -> int:
     cleaned = text.strip().replace("_", "").replace(",", "")
     if cleaned.startswith("-") and cleaned[1:].isascii() and cleaned[1:].isdigit():
@@ -98,14 +109,3 @@ def override_price(price_field: str, value: str) -> Decimal:
             f"(up to 9 digits, optional decimals, e.g. 25.00): {value!r}"
         ) from None
     return Decimal(value)
-
-
-def parse_hours(value: str) -> Decimal:
-    """A positive number of hours, as a decimal (reinforcement training is billed per hour)."""
-    try:
-        hours = Decimal(value)
-    except ArithmeticError:
-        raise argparse.ArgumentTypeError(f"not a number of hours: {value!r}") from None
-    if not hours.is_finite() or not Decimal(0) < hours <= Decimal(10_000):
-        raise argparse.ArgumentTypeError("hours must be above 0 and at most 10000")
-    return hours

@@ -114,6 +114,8 @@ def inference_estimate(est: InferenceEstimateOut) -> Message:
                 f"({est.training.get('charged_tokens', 0):,} charged tokens)"
             )
         )
+    for warning in est.warnings[:5]:  # lifecycle and long context, as the REST answer says
+        blocks.append(context(f":warning: {esc(warning)}"))
     for b in est.break_even:
         if b.never:
             line = (

@@ -142,7 +142,13 @@ def training_file(
     model: Annotated[str, Form(min_length=1, max_length=200)],
     n_epochs: Annotated[str, Form(pattern=r"^(auto|[1-9]|[1-4][0-9]|50)$")] = "auto",
     as_of: Annotated[IsoDate | None, Form()] = None,
+    method: Annotated[
+        Literal["supervised", "preference", "reinforcement"],
+        Form(description="fine-tuning method; reinforcement is priced per hour, not from a file"),
+    ] = "supervised",
 ) -> dict[str, Any]:
+    if method == "reinforcement":  # refused before the upload is spooled or read
+        service.refuse_reinforcement_file()
     with upload_path(file, settings) as path:
         epochs: int | Literal["auto"] = "auto" if n_epochs == "auto" else int(n_epochs)
         return service.create_file_estimate(
@@ -153,6 +159,7 @@ def training_file(
             n_epochs=epochs,
             as_of=as_of,
             requested_by=principal.name,
+            method=method,
         )
 
 

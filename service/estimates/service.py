@@ -8,11 +8,11 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from sqlmodel import Session
 
-from pricing.catalogue import Catalogue
+from pricing.catalogue import Catalogue, ResolvedModel
 from pricing.estimate import (
     Epochs,
     InferenceEstimate,
@@ -24,6 +24,7 @@ from pricing.estimate import (
     shortened_prompt,
 )
 from pricing.money import format_usd
+from pricing.promotions import load_promotions
 from pricing.serialize import (
     break_even_to_dict,
     format_errors_to_list,
@@ -136,8 +137,16 @@ def price_training(
     token_lengths: list[int] | None = None,
     n_examples: int | None = None,
     warnings: tuple[str, ...] = (),
+    method: str = "supervised",
+    training_hours: Decimal | None = None,
+    training_hours_max: Decimal | None = None,
 ) -> TrainingEstimate:
-    """Price a training run without storing it (the jobs feature reuses this before launching)."""
+    """Price a training run without storing it (the jobs feature reuses this before launching).
+
+    The lifecycle says whether OpenAI accepts the job on that day (and how long it still will);
+    a free-training promotion in force that day is applied, so a past date prices what OpenAI
+    charged.
+    """
     day = as_of or _today()
     return estimate_training(
         model=reference.catalogue.resolve(model, as_of=day),
@@ -149,6 +158,11 @@ def price_training(
         n_epochs=n_epochs,
         overrides=reference.overrides,
         warnings=warnings,
+        method=method,
+        training_hours=training_hours,
+        training_hours_max=training_hours_max,
+        lifecycle=reference.lifecycle,
+        promotions=load_promotions(),
     )
 
 
@@ -164,6 +178,9 @@ def training_estimate(
         tokens=request.tokens,
         token_lengths=request.token_lengths,
         n_examples=request.n_examples,
+        method=request.method,
+        training_hours=request.training_hours,
+        training_hours_max=request.training_hours_max,
     )
     result = {"id": _new_id(), **training_to_dict(estimate), "dataset": None}
     inputs = request.model_dump(mode="json", exclude={"token_lengths"})
@@ -218,6 +235,13 @@ def dataset_summary(stats: Any) -> dict[str, Any]:
     }
 
 
+def refuse_reinforcement_file() -> NoReturn:
+    raise InvalidInput(
+        "reinforcement fine-tuning is billed per hour of training, not per token of a file: "
+        "POST /v1/estimates/training with method=reinforcement and training_hours"
+    )
+
+
 def create_file_estimate(
     session: Session,
     *,
@@ -227,7 +251,10 @@ def create_file_estimate(
     n_epochs: Epochs,
     as_of: date | None,
     requested_by: str,
+    method: str = "supervised",
 ) -> dict[str, Any]:
+    if method == "reinforcement":
+        refuse_reinforcement_file()
     stats = analyse_file(catalogue=catalogue_for(session), path=path, model=model, as_of=as_of)
     if stats.format_errors:
         errors = format_errors_out(stats)
@@ -244,10 +271,12 @@ def create_file_estimate(
         tokens=stats.billing_tokens,
         n_examples=stats.n_examples,
         warnings=tuple(stats.warnings),
+        method=method,
     )
     result = {"id": _new_id(), **training_to_dict(estimate), "dataset": dataset_summary(stats)}
     inputs = {
         "model": model,
+        "method": method,
         "n_epochs": n_epochs,
         "as_of": as_of.isoformat() if as_of else None,
         "filename": filename,
@@ -259,6 +288,17 @@ def create_file_estimate(
     )
 
 
+def _or(value: int | None, default: int) -> int:
+    return default if value is None else value
+
+
+def _workload(prompt: int, completion: int, per_day: int, *, cached: int, written: int) -> Workload:
+    """A workload whose cached and cache-written parts fit its prompt (a cut prompt keeps what
+    fits, cached tokens first)."""
+    cached = min(cached, prompt)
+    return Workload(prompt, completion, per_day, cached, min(written, prompt - cached))
+
+
 def inference_estimate(
     reference: Reference, *, request: InferenceRequest, requested_by: str
 ) -> NewEstimate:
@@ -266,54 +306,62 @@ def inference_estimate(
     day = request.as_of or _today()
     catalogue, book, overrides = reference.catalogue, reference.book, reference.overrides
     w = request.workload
-    workload = Workload(w.prompt_tokens, w.completion_tokens, w.requests_per_day)
+    workload = Workload(
+        w.prompt_tokens,
+        w.completion_tokens,
+        w.requests_per_day,
+        w.cached_prompt_tokens,
+        w.cache_write_tokens,
+    )
     main = catalogue.resolve(request.model, as_of=day)
-    estimates: list[InferenceEstimate] = [
-        estimate_inference(
-            model=main,
-            workload=workload,
+
+    def priced(resolved: ResolvedModel, load: Workload, name: str, tier: str) -> InferenceEstimate:
+        return estimate_inference(
+            model=resolved,
+            workload=load,
             book=book,
             as_of=day,
             overrides=overrides,
-            name=request.model,
+            name=name,
+            tier=tier,
+            lifecycle=reference.lifecycle,
         )
-    ]
+
+    estimates = [priced(main, workload, request.model, request.tier)]
     if request.fine_tune_prompt_cut is not None:
         if main.fine_tuned:
             raise InvalidInput("fine_tune_prompt_cut needs a base model as `model`")
         ft = catalogue.resolve(f"ft:{main.id}:org::scenario", as_of=day)
-        cut_workload = Workload(
+        cut_workload = _workload(
             shortened_prompt(w.prompt_tokens, Decimal(str(request.fine_tune_prompt_cut))),
             w.completion_tokens,
             w.requests_per_day,
+            cached=w.cached_prompt_tokens,
+            written=w.cache_write_tokens,
         )
-        estimates.append(
-            estimate_inference(
-                model=ft,
-                workload=cut_workload,
-                book=book,
-                as_of=day,
-                overrides=overrides,
-                name=f"fine-tuned {main.id} (prompt cut {request.fine_tune_prompt_cut:.0%})",
-            )
-        )
+        name = f"fine-tuned {main.id} (prompt cut {request.fine_tune_prompt_cut:.0%})"
+        estimates.append(priced(ft, cut_workload, name, request.tier))
     for s in request.scenarios:
-        resolved = catalogue.resolve(s.model, as_of=day)
-        sw = Workload(
-            w.prompt_tokens if s.prompt_tokens is None else s.prompt_tokens,
-            w.completion_tokens if s.completion_tokens is None else s.completion_tokens,
-            w.requests_per_day,
-        )
-        estimates.append(
-            estimate_inference(
-                model=resolved,
-                workload=sw,
-                book=book,
-                as_of=day,
-                overrides=overrides,
-                name=s.name or s.model,
+        prompt = _or(s.prompt_tokens, w.prompt_tokens)
+        completion = _or(s.completion_tokens, w.completion_tokens)
+        if s.cached_prompt_tokens is None and s.cache_write_tokens is None:
+            sw = _workload(
+                prompt,
+                completion,
+                w.requests_per_day,
+                cached=w.cached_prompt_tokens,
+                written=w.cache_write_tokens,
             )
-        )
+        else:  # given for this scenario: held to its prompt, not trimmed to fit
+            sw = Workload(
+                prompt,
+                completion,
+                w.requests_per_day,
+                _or(s.cached_prompt_tokens, w.cached_prompt_tokens),
+                _or(s.cache_write_tokens, w.cache_write_tokens),
+            )
+        resolved = catalogue.resolve(s.model, as_of=day)
+        estimates.append(priced(resolved, sw, s.name or s.model, s.tier or request.tier))
     names = [e.name for e in estimates]
     if len(set(names)) != len(names):
         raise InvalidInput("scenario names must be unique; give each scenario a `name`")
@@ -330,9 +378,13 @@ def inference_estimate(
             n_examples=request.training_examples,
             n_epochs=request.training_epochs,
             overrides=overrides,
+            lifecycle=reference.lifecycle,
+            promotions=load_promotions(),
         )
     comparison = compare_scenarios(estimates, training=training)
     first = estimates[0]
+    warnings = [n for e in estimates for n in e.warnings]
+    warnings += list(training.warnings) if training else []
     result = {
         "id": _new_id(),
         "price_version": first.price_version,
@@ -340,6 +392,8 @@ def inference_estimate(
         "cost_per_request_usd": format_usd(first.cost_per_request_usd),
         "cost_per_day_usd": format_usd(first.cost_per_day_usd),
         "cost_per_month_usd": format_usd(first.cost_per_month_usd),
+        "tier": first.tier,
+        "warnings": list(dict.fromkeys(warnings)),
         "scenarios": [inference_to_dict(e) for e in estimates],
         "training": training_to_dict(training) if training else None,
         "break_even": [break_even_to_dict(b) for b in comparison.break_even],

@@ -424,3 +424,12 @@ def test_usd__two_decimals_half_even_and_unknown_amounts() -> None:
         and blocks.mention("C1") == "<#C1>"
         and blocks.mention("D1") == "this DM"
     )
+
+
+def test_inference_estimate__shows_the_lifecycle_warnings() -> None:
+    warning = (
+        "ft:gpt-4o-mini-2024-07-18:acme::x shuts down (with its base model) on 2027-01-14, "
+        "39 days from 2026-12-06; OpenAI recommends gpt-6-luna"
+    )
+    est = inference().model_copy(update={"warnings": [warning]})
+    assert warning in texts(blocks.inference_estimate(est))

@@ -248,6 +248,26 @@ HOSTILE: list[tuple[str, ...]] = [
     ("estimate", "train", "--model", "gpt-3.5-turbo"),  # neither file nor tokens
     ("estimate", "train", str(TOY), "--tokens", "5", "--model", "gpt-3.5-turbo"),  # both
     ("estimate", "train", str(TOY), "--model", "gpt-4o", "--as-of", "2020-01-01"),
+    # methods, hours, tiers and cached tokens
+    *[
+        ("estimate", "train", "--model", "o4-mini", "--method", "reinforcement", *hours)
+        for hours in (
+            (),
+            ("--hours", "0"),
+            ("--hours", "-1"),
+            ("--hours", "NaN"),
+            ("--hours", "1e3"),
+            ("--hours", "99999"),
+            ("--hours", "3", "--hours-max", "2"),
+            ("--hours", "3", "--tokens", "10"),
+        )
+    ],
+    (*TRAIN_TOKENS, "--hours", "3"),
+    (*TRAIN_TOKENS, "--method", "unsupervised"),
+    (*INFER, *_workload(), "--tier", "turbo"),
+    (*INFER, *_workload(), "--cached-tokens", "900", "--cache-write-tokens", "200"),
+    (*INFER, *_workload(), "--cached-tokens", "-1"),
+    ("estimate", "inference", "--model", "gpt-6.2-sol", *_workload(), "--tier", "flex"),
     # commands and options
     (),
     ("estimate",),
@@ -335,3 +355,108 @@ def test_cli__limits_are_the_rest_apis_and_the_message_says_so(capsys):
     assert code == 2 and "--tokens" in err and str(MAX_TOKENS) in err
     code, _ = _main([*TRAIN, "--tokens", str(MAX_TOKENS), "--epochs", "1", "--json"], capsys)
     assert code == 0
+
+
+def _run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    from service.cli import main
+
+    code = main(argv)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_cli__inference_tier_and_cached_tokens_json_carries_the_new_fields(capsys):
+    # gpt-6-luna fast (= priority): 0.20 input, 0.02 cached, 1.00 output; cache write 2x 0.125.
+    code, out, err = _run(
+        [
+            *("estimate", "inference", "--model", "gpt-6-luna", "--as-of", "2026-12-06"),
+            *_workload(prompt="2000", completion="300"),
+            *("--tier", "fast", "--cached-tokens", "800", "--cache-write-tokens", "200"),
+            "--json",
+        ],
+        capsys,
+    )
+    assert code == 0, err
+    body = json.loads(out)
+    assert (body["tier"], body["long_context"], body["warnings"]) == ("priority", False, [])
+    assert (body["cached_prompt_tokens"], body["cache_write_tokens"]) == (800, 200)
+    assert (body["usd_per_1m_cached_input_tokens"], body["usd_per_1m_cache_write_tokens"]) == (
+        "0.02",
+        "0.25",
+    )
+    # (1,000 x 0.20 + 800 x 0.02 + 200 x 0.25 + 300 x 1.00) / 1M
+    assert body["cost_per_request_usd"] == "0.000566"
+
+
+def test_cli__inference_prints_lifecycle_warnings(capsys):
+    code, out, _ = _run(
+        [
+            *("estimate", "inference", "--model", "ft:gpt-4o-mini-2024-07-18:acme::x"),
+            *("--as-of", "2026-12-06", *_workload()),
+        ],
+        capsys,
+    )
+    assert code == 0
+    assert "warning: ft:gpt-4o-mini-2024-07-18:acme::x shuts down (with its base model) on " in out
+    assert "2027-01-14, 39 days from 2026-12-06; OpenAI recommends gpt-6-luna" in out
+
+
+def test_cli__train_reinforcement_hours_range(capsys):
+    argv = [
+        *("estimate", "train", "--model", "o4-mini", "--as-of", "2025-06-01"),
+        *("--method", "reinforcement", "--hours", "2.5", "--hours-max", "4"),
+    ]
+    code, out, err = _run([*argv, "--json"], capsys)
+    assert code == 0, err
+    body = json.loads(out)
+    assert (body["method"], body["training_hours"], body["training_hours_max"]) == (
+        "reinforcement",
+        "2.5",
+        "4",
+    )
+    assert (body["usd_per_training_hour"], body["cost_usd"], body["cost_usd_max"]) == (
+        "100.00",
+        "250.00",
+        "400.00",
+    )
+    code, out, _ = _run(argv, capsys)
+    assert "training hours    2.5 to 4 (your assumption)" in out
+    assert "warning: the training duration is your assumption" in out
+
+
+def test_cli__train_applies_promotions_and_warns_of_closed_fine_tuning(capsys):
+    code, out, _ = _run(
+        [
+            *("estimate", "train", "--model", "gpt-4o-mini", "--tokens", "500000"),
+            *("--epochs", "3", "--as-of", "2024-08-15", "--json"),
+        ],
+        capsys,
+    )
+    body = json.loads(out)
+    assert (body["free_training_tokens"], body["cost_usd"], body["method"]) == (
+        1_500_000,
+        "0.00",
+        "supervised",
+    )
+    assert body["promotion"]
+    code, out, _ = _run(
+        [
+            *("estimate", "train", "--model", "davinci-002", "--tokens", "100000"),
+            *("--as-of", "2026-12-06"),
+        ],
+        capsys,
+    )
+    assert code == 0
+    assert "closed on 2024-10-28" in out and "  warning: " in out
+
+
+def test_cli__train_preference_method(capsys):
+    code, out, _ = _run(
+        [
+            *("estimate", "train", "--model", "gpt-4.1", "--tokens", "100000", "--epochs", "2"),
+            *("--method", "preference", "--as-of", "2026-12-06", "--json"),
+        ],
+        capsys,
+    )
+    assert code == 0
+    assert (json.loads(out)["method"], json.loads(out)["cost_usd"]) == ("preference", "5.00")

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Form, Path, Query, Request, Response
 from fastapi.responses import RedirectResponse
 from pydantic import ValidationError
 
+from service.clock import TodayDep
 from service.deps import EngineDep, SessionDep, SettingsDep
 from service.errors import Forbidden, InvalidInput
 from service.jobs.schemas import TEAM_PATTERN
@@ -93,6 +94,7 @@ def launch_job(
     model: Annotated[str, Form(max_length=200)],
     team: Annotated[str, Form(max_length=100)],
     idempotency_key: Annotated[str, Form(max_length=100)],
+    today: TodayDep,
     csrf: Annotated[str | None, Form(max_length=100)] = None,
 ) -> Response:
     # The scope first, as the REST API does: a read key is refused whatever the form holds.
@@ -113,5 +115,6 @@ def launch_job(
         body=body,
         principal=ui.principal,
         idempotency_key=f"ui:{idempotency_key}",
+        today=today,
     )
     return RedirectResponse(f"/ui/jobs?{urlencode({'team': out.team or ''})}", status_code=303)

@@ -233,6 +233,37 @@ def test_get__unknown_estimate_is_404(api):
                 "training_tokens": 50_000,
             },
         ),
+        (
+            "/v1/estimates/training",
+            "TrainingEstimateOut",
+            {
+                "model": "o4-mini",
+                "method": "reinforcement",
+                "training_hours": "1.5",
+                "training_hours_max": 3,
+                "as_of": "2025-06-01",
+            },
+        ),
+        (
+            "/v1/estimates/inference",
+            "InferenceEstimateOut",
+            {
+                "model": "ft:gpt-4o-mini-2024-07-18:acme::x",
+                "tier": "batch",
+                "as_of": "2026-12-06",
+                "workload": {"prompt_tokens": 900, "completion_tokens": 90, "requests_per_day": 50},
+                "scenarios": [
+                    {
+                        "model": "gpt-5.5",
+                        "tier": "standard",
+                        "prompt_tokens": 300_000,
+                        "cached_prompt_tokens": 200_000,
+                    },
+                    {"model": "gpt-6-luna", "tier": "fast", "cache_write_tokens": 100},
+                ],
+                "training_tokens": 50_000,
+            },
+        ),
     ],
 )
 def test_estimates__responses_carry_exactly_the_documented_fields(api, path, schema, body):

@@ -219,8 +219,8 @@ def test_estimates__inference_uses_a_price_published_on_another_replica_on_the_n
         before = estimate_count(engine)
 
         change = {
-            "version": "2026-12-15",
-            "effective_date": "2026-12-15",
+            "version": "2026-12-20",
+            "effective_date": "2026-12-20",
             "source": "https://example.invalid/pricing",
             "models": {"gpt-4o-mini-2024-07-18": {"usd_per_1m_input_tokens": "0.12"}},
         }
@@ -230,10 +230,10 @@ def test_estimates__inference_uses_a_price_published_on_another_replica_on_the_n
         assert r.status_code == 201, r.text
         assert (r.json()["cost_per_request_usd"], r.json()["price_version"]) == (
             "0.12",
-            "2026-12-15",
+            "2026-12-20",
         )
         stored = api.admin.get(f"/v1/estimates/{r.json()['id']}").json()
-        assert (stored["price_version"], stored["cost_usd"]) == ("2026-12-15", "3.60")
+        assert (stored["price_version"], stored["cost_usd"]) == ("2026-12-20", "3.60")
         assert estimate_count(engine) == before + 1
 
 
@@ -254,7 +254,7 @@ def test_estimates__inference_of_a_model_published_on_another_replica_prices_at_
         assert r.status_code == 201, r.text
         assert (r.json()["cost_per_request_usd"], r.json()["price_version"]) == (
             "0.30",
-            "2026-12-15",
+            RELEASE["version"],
         )
         assert estimate_count(engine) == before + 1
 
