@@ -36,6 +36,10 @@ def render_event(kind: str, subject: str, payload: dict[str, Any]) -> SlackMessa
         return job_finished_message(payload)
     if kind == "tpm.threshold":
         return tpm_threshold_message(payload)
+    if kind == "billing.summary":
+        from service.billing.summary import summary_message  # billing builds on alerts
+
+        return summary_message(payload)
     text = f"ratecard event {kind} for {subject}"
     return SlackMessage(text=text, blocks=[_section(escape(text))])
 

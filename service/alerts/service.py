@@ -18,6 +18,7 @@ from service.alerts.models import (
     DISABLED,
     FAILED,
     FOLLOW_ALL_JOBS,
+    FOLLOW_BILLING,
     FOLLOW_JOB,
     FOLLOW_TEAM,
     FOLLOW_TPM,
@@ -30,6 +31,7 @@ from service.alerts.models import (
 from service.alerts.schemas import (
     AlertOut,
     FollowAllJobs,
+    FollowBilling,
     FollowJob,
     FollowTeam,
     FollowTpm,
@@ -130,6 +132,9 @@ def create_subscription(
     elif isinstance(follows, FollowTpm):
         sub.follows_family = _tpm_family(session, follows.family)
         sub.threshold_pct = follows.threshold_pct
+    elif isinstance(follows, FollowBilling):
+        sub.follows_period = follows.period
+        sub.threshold_pct = follows.threshold_pct
 
     duplicate = session.exec(
         select(Subscription).where(
@@ -142,6 +147,7 @@ def create_subscription(
             _same(Subscription.follows_job_id, sub.follows_job_id),
             _same(Subscription.follows_team, sub.follows_team),
             _same(Subscription.follows_family, sub.follows_family),
+            _same(Subscription.follows_period, sub.follows_period),
             _same(Subscription.threshold_pct, sub.threshold_pct),
         )
     ).first()
@@ -232,13 +238,19 @@ def subscription_out(sub: Subscription, *, full_urls: bool) -> SubscriptionOut:
         destination = WebhookDestinationOut(
             type="webhook", url=shown_url(sub.webhook_url or "", full=full_urls)
         )
-    follows: FollowJob | FollowTeam | FollowAllJobs | FollowTpm
+    follows: FollowJob | FollowTeam | FollowAllJobs | FollowTpm | FollowBilling
     if sub.follows_type == FOLLOW_JOB:
         follows = FollowJob(type="job", job_id=sub.follows_job_id or "")
     elif sub.follows_type == FOLLOW_TEAM:
         follows = FollowTeam(type="team", team=sub.follows_team or "")
     elif sub.follows_type == FOLLOW_ALL_JOBS:
         follows = FollowAllJobs(type="all_jobs")
+    elif sub.follows_type == FOLLOW_BILLING:
+        follows = FollowBilling(
+            type="billing",
+            period=sub.follows_period,  # written from the Literal
+            threshold_pct=sub.threshold_pct,
+        )
     else:
         assert sub.follows_type == FOLLOW_TPM
         follows = FollowTpm(

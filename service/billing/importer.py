@@ -191,7 +191,8 @@ def run_import(
     with session_scope(engine) as session:
         replace_days(session, import_id=import_id, days=days, lines=lines)
         run = session.get_one(CostImport, import_id)
-        run.status, run.days, run.lines, run.finished_at = "succeeded", len(days), len(lines), utcnow()
+        run.status, run.finished_at = "succeeded", utcnow()
+        run.days, run.lines = len(days), len(lines)
         session.add(run)
     log.info("costs import %s: %s day(s), %s line(s)", import_id, len(days), len(lines))
     return run

@@ -97,13 +97,3 @@ class BillingLease(SQLModel, table=True):
     name: str = Field(primary_key=True, max_length=50)
     holder: str = Field(max_length=200)
     expires_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
-
-
-class SummarySchedule(SQLModel, table=True):
-    """The period an alert subscription of type ``billing`` hears the summary at."""
-
-    __tablename__ = "billing_summary_schedules"
-
-    subscription_id: str = Field(primary_key=True, max_length=40)
-    period: str = Field(max_length=10)  # daily, weekly, monthly
-    threshold_pct: Decimal = Field(sa_column=Column(ExactDecimal(), nullable=False))

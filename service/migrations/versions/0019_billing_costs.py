@@ -1,4 +1,4 @@
-"""billing: OpenAI's daily costs, their imports, the import lease, summary schedules
+"""billing: OpenAI's daily costs, their imports, the import lease, summary subscriptions
 
 Revision ID: 0019_billing_costs
 Revises: 0004_alerts
@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0019_billing_costs"
-down_revision = "0004_alerts"  # summary schedules belong to alert subscriptions
+down_revision = "0004_alerts"  # the summary is an alert subscription
 branch_labels = ("billing",)
 depends_on = None
 
@@ -57,21 +57,13 @@ def upgrade() -> None:
         sa.Column("holder", sa.String(200), nullable=False),
         sa.Column("expires_at", TS, nullable=False),
     )
-    op.create_table(
-        "billing_summary_schedules",
-        sa.Column(
-            "subscription_id",
-            sa.String(40),
-            sa.ForeignKey("alert_subscriptions.id"),
-            primary_key=True,
-        ),
-        sa.Column("period", sa.String(10), nullable=False),
-        sa.Column("threshold_pct", sa.String(60), nullable=False),
-    )
-
+    # The reconciliation summary is an alert subscription that follows a period.
+    with op.batch_alter_table("alert_subscriptions") as batch:
+        batch.add_column(sa.Column("follows_period", sa.String(10), nullable=True))
 
 def downgrade() -> None:
-    op.drop_table("billing_summary_schedules")
+    with op.batch_alter_table("alert_subscriptions") as batch:
+        batch.drop_column("follows_period")
     op.drop_table("billing_lease")
     op.drop_table("billing_imports")
     op.drop_index("ix_billing_cost_lines_model_day", table_name="billing_cost_lines")
