@@ -37,6 +37,7 @@ BackgroundFactory = Callable[[FastAPI], BackgroundService | None]
 def _routers() -> list[Any]:
     from service.alerts.router import router as alerts
     from service.auth.router import router as auth
+    from service.billing.router import router as billing
     from service.catalogue.router import router as models
     from service.estimates.router import router as estimates
     from service.health.router import router as health
@@ -47,15 +48,16 @@ def _routers() -> list[Any]:
     from service.usage.router import router as usage
 
     # Routes are matched in order: the per-request endpoints (estimates, usage) come first.
-    return [health, estimates, usage, auth, prices, models, alerts, jobs, budgets, reports]
+    return [health, estimates, usage, auth, prices, models, alerts, jobs, budgets, reports, billing]
 
 
 def _background_factories() -> list[BackgroundFactory]:
     from service.alerts.dispatcher import dispatcher_factory
+    from service.billing.scheduler import importer_factory
     from service.jobs.watcher import watcher_factory
     from service.usage.janitor import janitor_factory
 
-    return [dispatcher_factory, watcher_factory, janitor_factory]
+    return [dispatcher_factory, watcher_factory, janitor_factory, importer_factory]
 
 
 def create_app(settings: Settings, *, run_background: bool = True) -> FastAPI:
