@@ -1,6 +1,7 @@
 """OpenAI's cost line items mapped to ratecard's model, kind and price field.
 
-The Costs API names a line item ``"<model>, <what>"`` (sometimes without the comma). The model
+The Costs API names a line item ``"<model>, <what>"`` (sometimes without the comma; a model
+name holds neither a space nor a comma, so it ends at the first of them). The model
 part is a dated snapshot, an alias, an ``ft:`` name, or ``ft-<base>`` for a fine-tuned model;
 the rest says what was billed. The mapping, word by word (case-insensitive):
 
@@ -33,6 +34,7 @@ from pricing.price_fields import price_field
 
 TIER_WORDS = {"batch": "batch", "flex": "flex", "priority": "priority", "fast": "priority"}
 _WORD = re.compile(r"[a-z]+")
+_HEAD = re.compile(r"\s*([^\s,]*)[\s,]*(.*)", re.DOTALL)
 _FILLER = frozenset({"tokens", "token", "usage", "standard", "default"})
 
 
@@ -59,13 +61,9 @@ class Mapping:
 
 
 def split_line_item(line_item: str) -> tuple[str, str]:
-    """(model part, description): at the first comma, else at the first space."""
-    text = line_item.strip()
-    if "," in text:
-        head, _, rest = text.partition(",")
-    else:
-        head, _, rest = text.partition(" ")
-    return head.strip(), rest.strip()
+    """(model part, description): a model name holds no space or comma, so it ends at one."""
+    match = _HEAD.match(line_item)
+    return (match.group(1), match.group(2).strip()) if match else ("", "")
 
 
 def _describe(words: list[str]) -> tuple[str | None, str | None, str | None]:
