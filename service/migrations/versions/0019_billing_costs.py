@@ -61,6 +61,7 @@ def upgrade() -> None:
     with op.batch_alter_table("alert_subscriptions") as batch:
         batch.add_column(sa.Column("follows_period", sa.String(10), nullable=True))
 
+
 def downgrade() -> None:
     with op.batch_alter_table("alert_subscriptions") as batch:
         batch.drop_column("follows_period")

@@ -13,21 +13,25 @@ DAY = date(2025, 3, 10)
 CATALOGUE = load_catalogue()
 
 
+MINI, FOUR_O = "gpt-4o-mini-2024-07-18", "gpt-4o-2024-08-06"
+
+
 @pytest.mark.parametrize(
     ("line_item", "expected"),
     [
-        ("gpt-4o-mini-2024-07-18, input", ("gpt-4o-mini-2024-07-18", "inference", "input", False)),
-        ("gpt-4o-mini-2024-07-18, output", ("gpt-4o-mini-2024-07-18", "inference", "output", False)),
-        ("gpt-4o-2024-08-06, cached input", ("gpt-4o-2024-08-06", "inference", "cached_input", False)),
-        ("gpt-4o-2024-08-06, batch input", ("gpt-4o-2024-08-06", "batch", "input", False)),
-        ("gpt-4o-2024-08-06, output (batch)", ("gpt-4o-2024-08-06", "batch", "output", False)),
-        ("gpt-4o-mini-2024-07-18 input, batch", ("gpt-4o-mini-2024-07-18", "batch", "input", False)),
-        ("ft-gpt-4o-mini-2024-07-18, input", ("gpt-4o-mini-2024-07-18", "inference", "input", True)),
-        ("ft-gpt-4o-mini-2024-07-18 training", ("gpt-4o-mini-2024-07-18", "training", "training", False)),
-        ("gpt-4o-mini-2024-07-18, training", ("gpt-4o-mini-2024-07-18", "training", "training", False)),
-        ("GPT-4o-mini, Input Tokens", ("gpt-4o-mini-2024-07-18", "inference", "input", False)),
+        (f"{MINI}, input", (MINI, "inference", "input", False)),
+        (f"{MINI}, output", (MINI, "inference", "output", False)),
+        (f"{FOUR_O}, cached input", (FOUR_O, "inference", "cached_input", False)),
+        (f"{FOUR_O}, batch input", (FOUR_O, "batch", "input", False)),
+        (f"{FOUR_O}, output (batch)", (FOUR_O, "batch", "output", False)),
+        (f"{MINI} input, batch", (MINI, "batch", "input", False)),
+        (f"ft-{MINI}, input", (MINI, "inference", "input", True)),
+        (f"ft-{MINI} training", (MINI, "training", "training", False)),
+        (f"{MINI}, training", (MINI, "training", "training", False)),
+        ("GPT-4o-mini, Input Tokens", (MINI, "inference", "input", False)),
+        (f"ft:{MINI}:acme::AbC123, output", (MINI, "inference", "output", True)),
     ],
-)  # fmt: skip
+)
 def test_map_line_item__known_names_map_to_model_kind_and_component(
     line_item: str, expected: tuple[str, str, str, bool]
 ) -> None:
