@@ -240,3 +240,29 @@ def test_reconciliation__csv_has_a_line_per_row_and_the_causes(
     assert discount["difference_usd"].startswith("-")  # a number, not an escaped text cell
     assert total["day"] == "total"
     assert Decimal(total["billed_usd"]) == month.billed_total.quantize(Decimal("1e-6"))
+
+
+def test_training_spend_and_job_views__show_openais_billed_figure(
+    env: BillingEnv, month: Month
+) -> None:
+    params = {"from": "2025-03-01", "to": "2025-03-31"}
+    by_month = env.reader.get("/v1/reports/training-spend", params=params).json()
+    (row,) = by_month["rows"]
+    assert row["group"] == "2025-03"
+    assert row["billed_usd"] == row["actual_usd"] == by_month["totals"]["billed_usd"]
+    by_model = env.reader.get(
+        "/v1/reports/training-spend", params={**params, "group_by": "model"}
+    ).json()
+    assert {r["group"]: r["billed_usd"] for r in by_model["rows"]} == {
+        r["group"]: r["actual_usd"] for r in by_model["rows"]
+    }
+    for job_id in ("job_0", "job_1", "ftjob-2"):
+        job = env.reader.get(f"/v1/jobs/{job_id}").json()
+        assert job["billed_usd"] == job["actual_cost_usd"], job
+
+
+def test_training_spend__without_imported_costs_shows_no_billed_figure(env: BillingEnv) -> None:
+    report = env.reader.get(
+        "/v1/reports/training-spend", params={"from": "2025-03-01", "to": "2025-03-31"}
+    ).json()
+    assert "billed_usd" not in report["totals"]
