@@ -65,13 +65,17 @@ def _midnight(day: date) -> datetime:
 
 
 def default_window(session: Session, *, today: date, settings: Settings) -> tuple[date, date]:
-    """A new installation backfills; afterwards each run re-reads the last few days."""
-    done = session.exec(
-        select(func.count()).select_from(CostImport).where(CostImport.status == "succeeded")
+    """A new installation backfills; afterwards a run re-reads from a few days before the end
+    of the last successful run (so days missed while imports failed are caught up), never
+    further back than the backfill window."""
+    last_end = session.exec(
+        select(func.max(CostImport.end_day)).where(CostImport.status == "succeeded")
     ).one()
-    back = settings.import_backfill_days if not done else REFETCH_DAYS
-    return today - timedelta(days=back), today + timedelta(days=1)
-
+    oldest = today - timedelta(days=settings.import_backfill_days)
+    if last_end is None:
+        return oldest, today + timedelta(days=1)
+    start = min(today, last_end) - timedelta(days=REFETCH_DAYS)
+    return max(oldest, start), today + timedelta(days=1)
 
 def admin_client(settings: Settings) -> OpenAIAdminClient:
     if settings.openai_admin_key is None:

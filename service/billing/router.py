@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated
 
@@ -73,10 +73,8 @@ def list_imports(session: SessionDep, _: ReadKey) -> ImportPage:
 
 
 def _range(date_from: date | None, date_to: date | None) -> tuple[date, date]:
-    today = datetime.now(UTC).date()
-    last = date_to or max(today.replace(day=1), today.fromordinal(today.toordinal() - 1))
+    last = date_to or datetime.now(UTC).date() - timedelta(days=1)
     return date_from or last.replace(day=1), last
-
 
 @router.get(
     "/v1/billing/reconciliation",

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 from sqlmodel import select
 
+from service.billing.importer import default_window
 from service.billing.models import CostImport, CostLine
 from service.db import session_scope
 from tests.fakes.fake_openai import FakeOpenAIState
-from tests.service.billing.conftest import SQLITE_ONLY, BillingEnv, unix
+from tests.service.billing.conftest import SQLITE_ONLY, BillingEnv, billing_app, unix
+from tests.service.conftest import ADMIN_SECRET, client_for
 
 MARCH_1 = date(2025, 3, 1)
 COSTS = "GET /v1/organization/costs"
@@ -164,3 +167,45 @@ def test_import__only_an_admin_key_may_start_one(env: BillingEnv) -> None:
     response = env.reader.post("/v1/billing/imports", json={})
     assert response.status_code == 403
     assert response.headers["content-type"].startswith("application/problem+json")
+
+
+@SQLITE_ONLY
+def test_import__a_new_installation_backfills_then_rereads_from_the_last_run(
+    env: BillingEnv,
+) -> None:
+    settings = env.app.state.settings
+    today = date(2025, 4, 2)
+    with session_scope(env.app.state.engine) as session:
+        first = default_window(session, today=today, settings=settings)
+    assert first == (today - timedelta(days=settings.import_backfill_days), date(2025, 4, 3))
+    _import(env, date(2025, 3, 1), date(2025, 3, 20))  # then imports stopped for two weeks
+    with session_scope(env.app.state.engine) as session:
+        assert default_window(session, today=today, settings=settings) == (
+            date(2025, 3, 17),
+            date(2025, 4, 3),
+        )
+
+
+@SQLITE_ONLY
+def test_import__bad_requests_are_problems(env: BillingEnv) -> None:
+    for body in (
+        {"start": "yesterday"},
+        {"start": "2025-03-02", "end": "2025-03-01"},
+        {"start": "2023-01-01", "end": "2025-03-01"},
+        {"days": 3},
+    ):
+        response = env.admin.post("/v1/billing/imports", json=body)
+        assert response.status_code == 422, (body, response.text)
+        assert response.headers["content-type"].startswith("application/problem+json")
+
+
+@SQLITE_ONLY
+def test_import__without_an_admin_key_it_says_how_to_configure_it(
+    database_url: str, fake_costs_server: tuple, tmp_path: Path
+) -> None:
+    app = billing_app(database_url, fake_costs_server[1], tmp_path, openai_admin_key=None)
+    with client_for(app, ADMIN_SECRET) as admin:
+        response = admin.post("/v1/billing/imports", json={})
+    assert response.status_code == 503
+    assert response.json()["code"] == "costs_import_not_configured"
+    assert "RATECARD_OPENAI_ADMIN_KEY" in response.json()["detail"]
