@@ -23,7 +23,7 @@ from sqlmodel import Session, col, select
 from service.billing.lineitems import map_line_item
 from service.billing.models import NO_PROJECT, CostImport, CostLine
 from service.db import session_scope
-from service.errors import InvalidInput, Unavailable, UpstreamError
+from service.errors import Conflict, InvalidInput, UpstreamError
 from service.openai.admin import CostBucket, OpenAIAdminClient, OpenAIAdminKeyRefused
 from service.openai.errors import OpenAIError
 from service.prices.service import load_reference
@@ -37,7 +37,9 @@ REFETCH_DAYS = 3
 MAX_WINDOW_DAYS = 366
 
 
-class BillingNotConfigured(Unavailable):
+class BillingNotConfigured(Conflict):
+    """409, not 503: waiting does not help; the operator must set the admin key."""
+
     title = "Costs import is not configured"
 
 
@@ -76,6 +78,7 @@ def default_window(session: Session, *, today: date, settings: Settings) -> tupl
         return oldest, today + timedelta(days=1)
     start = min(today, last_end) - timedelta(days=REFETCH_DAYS)
     return max(oldest, start), today + timedelta(days=1)
+
 
 def admin_client(settings: Settings) -> OpenAIAdminClient:
     if settings.openai_admin_key is None:

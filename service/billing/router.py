@@ -76,6 +76,7 @@ def _range(date_from: date | None, date_to: date | None) -> tuple[date, date]:
     last = date_to or datetime.now(UTC).date() - timedelta(days=1)
     return date_from or last.replace(day=1), last
 
+
 @router.get(
     "/v1/billing/reconciliation",
     response_model=ReconciliationReport,

@@ -106,6 +106,7 @@ def billed_total(session: Session, *, date_from: date, date_to: date) -> Decimal
     ).all()
     return sum((line.amount for line in lines), Decimal(0)) if lines else None
 
+
 def add_billed(
     session: Session,
     *,

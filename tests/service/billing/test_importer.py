@@ -206,6 +206,6 @@ def test_import__without_an_admin_key_it_says_how_to_configure_it(
     app = billing_app(database_url, fake_costs_server[1], tmp_path, openai_admin_key=None)
     with client_for(app, ADMIN_SECRET) as admin:
         response = admin.post("/v1/billing/imports", json={})
-    assert response.status_code == 503
+    assert response.status_code == 409
     assert response.json()["code"] == "costs_import_not_configured"
     assert "RATECARD_OPENAI_ADMIN_KEY" in response.json()["detail"]
