@@ -37,14 +37,14 @@ def billed_for_job(session: Session, *, job: Job) -> str | None:
     if job.finished_at is None or job.trained_tokens is None:
         return None
     day = job.finished_at.date()
-    model = _catalogue_id(session, job.model, day)
-    if model is None:
-        return None
-    lines = session.exec(
-        select(CostLine).where(
-            CostLine.day == day, CostLine.model == model, CostLine.kind == TRAINING
-        )
+    # The day's training lines first: without imported costs a job view costs one indexed read.
+    training = session.exec(
+        select(CostLine).where(CostLine.day == day, CostLine.kind == TRAINING)
     ).all()
+    if not training:
+        return None
+    model = _catalogue_id(session, job.model, day)
+    lines = [line for line in training if model is not None and line.model == model]
     if not lines:
         return None
     exact = [line for line in lines if line.quantity == job.trained_tokens]
