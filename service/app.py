@@ -41,6 +41,7 @@ BackgroundFactory = Callable[[FastAPI], BackgroundService | None]
 def _routers() -> list[Any]:
     from service.alerts.router import router as alerts
     from service.auth.router import router as auth
+    from service.billing.router import router as billing
     from service.catalogue.router import router as models
     from service.estimates.router import router as estimates
     from service.health.router import router as health
@@ -68,11 +69,13 @@ def _routers() -> list[Any]:
         reports,
         ui,
         planning,
+        billing,
     ]
 
 
 def _background_factories() -> list[BackgroundFactory]:
     from service.alerts.dispatcher import dispatcher_factory
+    from service.billing.scheduler import importer_factory as costs_importer_factory
     from service.jobs.watcher import watcher_factory
     from service.planning.alerts import countdown_factory
     from service.usage.janitor import janitor_factory
@@ -84,6 +87,7 @@ def _background_factories() -> list[BackgroundFactory]:
         janitor_factory,
         importer_factory,
         countdown_factory,
+        costs_importer_factory,
     ]
 
 

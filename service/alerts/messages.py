@@ -38,6 +38,10 @@ def render_event(kind: str, subject: str, payload: dict[str, Any]) -> SlackMessa
         return tpm_threshold_message(payload)
     if kind in ("fine_tune.countdown", "fine_tune.after_shutdown", "fine_tuning.closing"):
         return fine_tuning_message(kind, payload)
+    if kind == "billing.summary":
+        from service.billing.summary import summary_message  # billing builds on alerts
+
+        return summary_message(payload)
     text = f"ratecard event {kind} for {subject}"
     return SlackMessage(text=text, blocks=[_section(escape(text))])
 

@@ -26,6 +26,7 @@ FOLLOW_TEAM = "team"
 FOLLOW_ALL_JOBS = "all_jobs"
 FOLLOW_TPM = "tpm"
 FOLLOW_FINE_TUNING = "fine_tuning"  # the countdown of the end of fine-tuning
+FOLLOW_BILLING = "billing"  # the reconciliation summary, once per chosen period
 
 # Delivery statuses
 PENDING = "pending"
@@ -59,6 +60,7 @@ class Subscription(SQLModel, table=True):
     follows_team: str | None = Field(default=None, max_length=100, index=True)
     follows_family: str | None = Field(default=None, max_length=100, index=True)
     threshold_pct: int | None = Field(default=None)
+    follows_period: str | None = Field(default=None, max_length=10)  # billing: daily|weekly|monthly
     created_by: str | None = Field(default=None, max_length=100, index=True)
     created_at: datetime = Field(
         default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)

@@ -93,10 +93,21 @@ class FollowFineTuning(BaseModel):
     )
 
 
+class FollowBilling(BaseModel):
+    type: Literal["billing"]
+    period: Literal["daily", "weekly", "monthly"] = Field(
+        description="hear the reconciliation summary (OpenAI's bill beside ratecard's figures) "
+        "once per day, ISO week or calendar month, after it ends (UTC)"
+    )
+    threshold_pct: int | None = Field(
+        None, ge=1, le=100, description="flag differences beyond this percentage (default 1)"
+    )
+
+
 Destination = Annotated[SlackDestination | WebhookDestinationIn, Field(discriminator="type")]
 DestinationOut = Annotated[SlackDestination | WebhookDestinationOut, Field(discriminator="type")]
 Follows = Annotated[
-    FollowJob | FollowTeam | FollowAllJobs | FollowTpm | FollowFineTuning,
+    FollowJob | FollowTeam | FollowAllJobs | FollowTpm | FollowFineTuning | FollowBilling,
     Field(discriminator="type"),
 ]
 

@@ -18,6 +18,7 @@ from service.alerts.models import (
     DISABLED,
     FAILED,
     FOLLOW_ALL_JOBS,
+    FOLLOW_BILLING,
     FOLLOW_FINE_TUNING,
     FOLLOW_JOB,
     FOLLOW_TEAM,
@@ -31,6 +32,7 @@ from service.alerts.models import (
 from service.alerts.schemas import (
     AlertOut,
     FollowAllJobs,
+    FollowBilling,
     FollowFineTuning,
     FollowJob,
     FollowTeam,
@@ -135,6 +137,9 @@ def create_subscription(
     elif isinstance(follows, FollowFineTuning):
         # The model filter reuses the free-text column; a fine-tuned name is no family.
         sub.follows_family = follows.model
+    elif isinstance(follows, FollowBilling):
+        sub.follows_period = follows.period
+        sub.threshold_pct = follows.threshold_pct
 
     duplicate = session.exec(
         select(Subscription).where(
@@ -147,6 +152,7 @@ def create_subscription(
             _same(Subscription.follows_job_id, sub.follows_job_id),
             _same(Subscription.follows_team, sub.follows_team),
             _same(Subscription.follows_family, sub.follows_family),
+            _same(Subscription.follows_period, sub.follows_period),
             _same(Subscription.threshold_pct, sub.threshold_pct),
         )
     ).first()
@@ -237,7 +243,7 @@ def subscription_out(sub: Subscription, *, full_urls: bool) -> SubscriptionOut:
         destination = WebhookDestinationOut(
             type="webhook", url=shown_url(sub.webhook_url or "", full=full_urls)
         )
-    follows: FollowJob | FollowTeam | FollowAllJobs | FollowTpm | FollowFineTuning
+    follows: FollowJob | FollowTeam | FollowAllJobs | FollowTpm | FollowFineTuning | FollowBilling
     if sub.follows_type == FOLLOW_JOB:
         follows = FollowJob(type="job", job_id=sub.follows_job_id or "")
     elif sub.follows_type == FOLLOW_TEAM:
@@ -246,6 +252,12 @@ def subscription_out(sub: Subscription, *, full_urls: bool) -> SubscriptionOut:
         follows = FollowAllJobs(type="all_jobs")
     elif sub.follows_type == FOLLOW_FINE_TUNING:
         follows = FollowFineTuning(type="fine_tuning", model=sub.follows_family)
+    elif sub.follows_type == FOLLOW_BILLING:
+        follows = FollowBilling(
+            type="billing",
+            period=sub.follows_period,  # written from the Literal
+            threshold_pct=sub.threshold_pct,
+        )
     else:
         assert sub.follows_type == FOLLOW_TPM
         follows = FollowTpm(

@@ -133,6 +133,11 @@ class JobOut(BaseModel):
     cost_difference_usd: str | None = Field(
         description="actual minus estimate; negative when cheaper"
     )
+    billed_usd: str | None = Field(
+        None,
+        description="what OpenAI billed for the training (Costs API), where imported and "
+        "attributable to this job",
+    )
     error: JobErrorOut | None
     created_at: datetime
     finished_at: datetime | None

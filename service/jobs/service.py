@@ -96,6 +96,8 @@ def _latest_events(
 
 
 def to_out(session: Session, job: Job, events: list[JobEventOut] | None = None) -> JobOut:
+    from service.billing.training import billed_for_job  # billing builds on jobs
+
     if events is None:
         events = _latest_events(session, [job.id]).get(job.id, [])
     difference = cost_difference(job)
@@ -122,6 +124,7 @@ def to_out(session: Session, job: Job, events: list[JobEventOut] | None = None) 
         actual_cost_usd=None if job.actual_cost_usd is None else format_usd(job.actual_cost_usd),
         actual_price_version=job.actual_price_version,
         cost_difference_usd=None if difference is None else format_usd(difference),
+        billed_usd=billed_for_job(session, job=job),
         error=None
         if not job.error
         else JobErrorOut(

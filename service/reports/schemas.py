@@ -23,6 +23,11 @@ class SpendRow(BaseModel):
     basis: Literal["actual", "estimated", "mixed", "unpriced"] = Field(
         description="what the total rests on: actual costs only, estimates only, or both"
     )
+    billed_usd: str | None = Field(
+        None,
+        description="what OpenAI billed for training (its Costs API, by the day billed), where "
+        "imported and attributable: by month, by model, per job when it can be told apart",
+    )
     team: str | None = None
     model: str | None = None
     status: str | None = None

@@ -1,0 +1,1 @@
+"""Reconciliation: OpenAI's Costs API imported daily, reported beside ratecard's own figures."""

@@ -1,0 +1,117 @@
+"""The scheduled costs import: one importer across replicas, then the summaries that are due.
+
+Every replica runs this loop; only the holder of the ``billing_lease`` row imports (taken and
+renewed with one conditional UPDATE, as the job watcher's lease), so several replicas on one
+PostgreSQL database never import at once. A holder that dies stops renewing and is replaced once
+the lease lapses. The import itself is idempotent, so an overlap after a lapse would only repeat
+work, never double a figure. A refused admin key is a setup error: logged once per run, never
+retried faster than the interval.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import uuid
+from datetime import datetime, timedelta
+
+from fastapi import FastAPI
+from sqlalchemy import insert, or_, update
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+
+from service.billing import summary
+from service.billing.importer import AdminKeyRefused, run_import
+from service.billing.models import BillingLease
+from service.db import session_scope
+from service.errors import ServiceError
+from service.settings import Settings
+from service.types import utcnow
+
+log = logging.getLogger(__name__)
+LEASE_NAME = "costs-import"
+
+
+class CostsImporter:
+    name = "costs-import"
+
+    def __init__(self, engine: Engine, settings: Settings) -> None:
+        self._engine = engine
+        self._settings = settings
+        self._interval = settings.costs_import_interval_seconds
+        self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name=self.name, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+
+    def acquire_lease(self, now: datetime | None = None) -> bool:
+        """Take or renew the lease; True while this replica holds it."""
+        now = now or utcnow()
+        # Two intervals: a run that takes a while still renews before anyone may take over.
+        expires = now + timedelta(seconds=2 * self._interval)
+        lease = BillingLease.__table__  # type: ignore[attr-defined]
+        with self._engine.begin() as conn:
+            taken = (
+                conn.execute(
+                    update(lease)
+                    .where(
+                        lease.c.name == LEASE_NAME,
+                        or_(lease.c.holder == self.holder, lease.c.expires_at < now),
+                    )
+                    .values(holder=self.holder, expires_at=expires)
+                ).rowcount
+                == 1
+            )
+        if taken:
+            return True
+        try:
+            with self._engine.begin() as conn:
+                conn.execute(
+                    insert(lease).values(name=LEASE_NAME, holder=self.holder, expires_at=expires)
+                )
+            return True
+        except IntegrityError:
+            return False  # another replica holds it
+
+    def tick(self) -> bool:
+        """One scheduled run: import, then publish due summaries. False when not the holder."""
+        if not self.acquire_lease():
+            return False
+        try:
+            run_import(self._engine, self._settings, trigger="schedule")
+        except AdminKeyRefused as exc:
+            log.error("costs import: %s", exc.detail)
+            return True
+        except ServiceError as exc:
+            log.warning("costs import failed, retrying in %.0f s: %s", self._interval, exc.detail)
+            return True
+        with session_scope(self._engine) as session:
+            summary.publish_due(session, today=utcnow().date())
+        return True
+
+    def _loop(self) -> None:
+        while True:
+            try:
+                self.tick()
+            except Exception:
+                log.exception("costs import tick failed; retrying in %.0f s", self._interval)
+            if self._stop.wait(self._interval):
+                return
+
+
+def importer_factory(app: FastAPI) -> CostsImporter | None:
+    """Background factory for create_app: runs only with an admin key configured."""
+    settings: Settings = app.state.settings
+    if settings.openai_admin_key is None:
+        return None
+    return CostsImporter(app.state.engine, settings)
