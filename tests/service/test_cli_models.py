@@ -162,9 +162,9 @@ def test_estimate_train__reinforcement_is_priced_by_the_hours_given(
     base = ("estimate", "train", "--model", "o4-mini-2025-04-16", "--method", "reinforcement")
 
     code, _, err = run(capsys, *base, "--as-of", "2025-09-01")
-    assert code == 2 and "--training-hours" in err
+    assert code == 2 and "training_hours" in err
 
-    code, out, _ = run(capsys, *base, "--as-of", "2025-09-01", "--training-hours", "2.5", "--json")
+    code, out, _ = run(capsys, *base, "--as-of", "2025-09-01", "--hours", "2.5", "--json")
     assert code == 0
     result = json.loads(out)
     assert (result["cost_usd"], result["usd_per_training_hour"]) == ("250.00", "100.00")
