@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, date, datetime
 from functools import cache
 from typing import Any
@@ -100,6 +100,16 @@ def _one(dialect: str) -> Select[Any]:
     return select(*_head_columns(dialect)).where(_T.id == bindparam("id"))
 
 
+@cache
+def _page(dialect: str) -> Select[Any]:
+    return select(*_head_columns(dialect))
+
+
+@cache
+def _first_page(dialect: str) -> Select[Any]:
+    return _page(dialect).order_by(*_NEWEST_FIRST).limit(bindparam("rows"))
+
+
 def estimate_json(connection: Connection, *, estimate_id: str) -> bytes:
     row = connection.execute(_one(connection.dialect.name), {"id": estimate_id}).first()
     if row is None:
@@ -135,7 +145,11 @@ def estimates_page_json(
     connection: Connection, *, limit: int = 50, cursor: str | None = None, **filters: Any
 ) -> bytes:
     """A page of estimates, newest first, as EstimatePage documents it."""
-    query = _filtered(select(*_head_columns(connection.dialect.name)), **filters)
+    dialect = connection.dialect.name
+    if not cursor and not any(filters.values()):  # the common first page: a prepared query
+        rows = connection.execute(_first_page(dialect), {"rows": limit + 1}).all()
+        return _page_json(rows, limit)
+    query = _filtered(_page(dialect), **filters)
     if cursor:
         anchor = connection.execute(select(_T.created_at).where(_T.id == cursor)).first()
         if anchor is None:
@@ -147,6 +161,10 @@ def estimates_page_json(
             )
         )
     rows = connection.execute(query.order_by(*_NEWEST_FIRST).limit(limit + 1)).all()
+    return _page_json(rows, limit)
+
+
+def _page_json(rows: Sequence[Any], limit: int) -> bytes:
     next_cursor = rows[limit - 1].id if len(rows) > limit else None
     items = ",".join(
         [_summary_text(head, inputs, result) for head, _, inputs, result in rows[:limit]]
