@@ -22,6 +22,7 @@ from sqlalchemy import (
     Text,
     and_,
     bindparam,
+    case,
     cast,
     func,
     literal_column,
@@ -46,14 +47,15 @@ def _sql_text(constant: str) -> ColumnElement[Any]:
     return literal_column("'" + constant.replace("'", "''") + "'", Text)
 
 
-def _created_json(dialect: str) -> ColumnElement[Any]:
-    """created_at as pydantic writes an aware UTC time: ISO, a 'Z', no fraction when zero."""
+def _created_json(dialect: str, *, utc: str = "Z") -> ColumnElement[Any]:
+    """created_at as pydantic writes an aware UTC time: ISO, a 'Z' (or `utc`), no fraction
+    when zero."""
     text: ColumnElement[Any]
     if dialect == "sqlite":  # stored as '2026-01-02 03:04:05.000067'
         text = func.replace(type_coerce(_T.created_at, String), " ", "T")
     else:
         text = func.to_char(func.timezone("UTC", _T.created_at), 'YYYY-MM-DD"T"HH24:MI:SS.US')
-    return func.replace(text, ".000000", "") + "Z"
+    return func.replace(text, ".000000", "") + utc
 
 
 def _head_columns(dialect: str) -> tuple[ColumnElement[Any], ...]:
@@ -190,46 +192,37 @@ CSV_COLUMNS = [
 # Fields of the stored result, read by the database (absent ones are NULL, written empty).
 _RESULT_FIELDS = CSV_COLUMNS[8:]
 # Spreadsheet apps execute cells that start with these characters (CSV injection).
-_FORMULA_STARTS = frozenset("=+-@\t\r")
+_FORMULA_STARTS = ["=", "+", "-", "@", "\t", "\r"]
 ROWS_PER_CHUNK = 1000
 
 
-def _csv_query(dialect: str) -> Select[Any]:
-    # Times and dates as text where the database stores them as text (SQLite): parsing a
-    # million of them into objects only to format them back was most of an export's cost.
-    created: ColumnElement[Any]
-    as_of: ColumnElement[Any]
-    if dialect == "sqlite":
-        created, as_of = type_coerce(_T.created_at, String), type_coerce(_T.as_of, String)
-    else:
-        created, as_of = _T.created_at, cast(_T.as_of, Text)
-    return select(
-        _T.id,
-        _T.kind,
-        created,
-        _T.requested_by,
-        _T.model,
-        as_of,
-        _T.price_version,
-        _COST_TEXT,
-        *(_T.result[name].as_string() for name in _RESULT_FIELDS),
+def _defused(column: ColumnElement[Any]) -> ColumnElement[Any]:
+    """A cell that people or publishers name, with a quote before a leading formula character."""
+    text = cast(column, Text)
+    return case(
+        (func.substr(text, 1, 1).in_(_FORMULA_STARTS), _sql_text("'") + text),
+        else_=text,
     )
 
 
-def _sqlite_created(stored: str) -> str:
-    """SQLite's stored UTC time ('2026-01-02 03:04:05.000067') as datetime.isoformat() gives it
-    for the aware UTC datetime ('2026-01-02T03:04:05.000067+00:00', no fraction when zero)."""
-    time = stored[11:19] if stored.endswith(".000000") else stored[11:]
-    return f"{stored[:10]}T{time}+00:00"
-
-
-def _created(value: datetime) -> str:
-    return value.isoformat()
-
-
-def _text(value: object) -> str:
-    text = "" if value is None else value if isinstance(value, str) else str(value)
-    return "'" + text if text[:1] in _FORMULA_STARTS else text
+@cache
+def _csv_query(dialect: str) -> Select[Any]:
+    """Every cell as the text the CSV holds, written by the database: Python hands the rows to
+    csv.writer as they come (a million times formatting a time or checking a first character
+    in Python was most of an export's cost). Generated ids, kinds, ISO times and dates,
+    non-negative amounts and counts cannot start with a formula character and go as they are;
+    a field the result lacks is NULL, an empty cell."""
+    return select(
+        _T.id,
+        _T.kind,
+        _created_json(dialect, utc="+00:00"),  # as datetime.isoformat() writes it
+        _defused(_T.requested_by),
+        _defused(_T.model),
+        cast(_T.as_of, Text),
+        _defused(_T.price_version),
+        _COST_TEXT,
+        *(_T.result[name].as_string() for name in _RESULT_FIELDS),
+    ).order_by(*_NEWEST_FIRST)
 
 
 def estimates_csv(connection: Connection, **filters: Any) -> Iterator[str]:
@@ -239,19 +232,10 @@ def estimates_csv(connection: Connection, **filters: Any) -> Iterator[str]:
     writer = csv.writer(buffer)
     writer.writerow(CSV_COLUMNS)
     yield buffer.getvalue()  # the client sees the export start before the query runs
-    dialect = connection.dialect.name
-    created: Any = _sqlite_created if dialect == "sqlite" else _created
-    query = _filtered(_csv_query(dialect), **filters).order_by(*_NEWEST_FIRST)
+    query = _filtered(_csv_query(connection.dialect.name), **filters)
     result = connection.execution_options(yield_per=ROWS_PER_CHUNK).execute(query)
     for rows in result.partitions():
         buffer.seek(0)
         buffer.truncate()
-        # Cells that people or publishers name are defused; the rest cannot start with a
-        # formula character (generated ids, kinds, ISO times and dates, non-negative amounts
-        # and counts) and go as they are: the csv module writes None (a field the result
-        # lacks) as an empty cell.
-        writer.writerows(
-            (i, kind, created(at), _text(by), _text(model), as_of, _text(version), *rest)
-            for i, kind, at, by, model, as_of, version, *rest in rows
-        )
+        writer.writerows(rows)
         yield buffer.getvalue()
