@@ -178,13 +178,14 @@ def test_get__the_body_is_byte_for_byte_what_pydantic_writes_for_the_summary(api
         connection.execute(
             EstimateRecord.__table__.update()  # type: ignore[attr-defined]
             .where(EstimateRecord.__table__.c.id == posted[0]["id"])  # type: ignore[attr-defined]
-            .values(created_at=datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC), requested_by="Zoë \"q\"")
+            .values(created_at=datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC), requested_by='Zoë "q"')
         )
     for item in posted:
         body = api.admin.get(f"/v1/estimates/{item['id']}").content
         assert body == EstimateSummary.model_validate_json(body).model_dump_json().encode()
     body = api.admin.get("/v1/estimates", params={"limit": 1}).content
     assert body == EstimatePage.model_validate_json(body).model_dump_json().encode()
-    assert b'"created_at":"2026-01-02T03:04:05Z"' in api.admin.get(
-        f"/v1/estimates/{posted[0]['id']}"
-    ).content
+    assert (
+        b'"created_at":"2026-01-02T03:04:05Z"'
+        in api.admin.get(f"/v1/estimates/{posted[0]['id']}").content
+    )
