@@ -1,8 +1,8 @@
 """Reading stored estimates back: one, a page, or every one as CSV for finance.
 
-Finance tooling reads many rows, so these read columns (not ORM objects) and pass the stored JSON
-documents (`inputs`, `result`) through as the text the database holds instead of parsing each
-one into Python objects only to encode it again.
+Finance tooling reads many rows, so the database does the per-row work: it writes each summary's
+JSON head and each CSV cell, and the stored JSON documents (`inputs`, `result`) pass through as
+the text it holds, never parsed into Python objects only to be encoded again. Python joins text.
 """
 
 from __future__ import annotations
@@ -38,7 +38,6 @@ from service.estimates.models import EstimateRecord
 _T = EstimateRecord.__table__.c  # type: ignore[attr-defined]
 # Stored as its canonical decimal string (service.types.Money): read as it is.
 _COST_TEXT = type_coerce(_T.cost_usd, String).label("cost_usd")
-_MIDNIGHT = datetime.min.time()
 _NEWEST_FIRST = (_T.created_at.desc(), _T.id.desc())
 
 
