@@ -37,7 +37,8 @@ import httpx
 import psutil
 from sqlalchemy import create_engine, text
 
-KEY = "rc_bench_admin_key_0123456789abcdef"
+# Generated like `ratecard keys create` makes them: the server refuses weaker admin keys.
+KEY = "rc_4f0c2d9a8e7b61f3a5c9d0e2b4f6a8c1d3e5f7091b2c4d6e8fa0b1c2d3e4f5a6"
 TARGET = 10.0
 PG_ADMIN_URL = os.environ.get(
     "RATECARD_TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -10,13 +11,13 @@ from fastapi import Depends, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session
 
 from service.auth.cache import KeyCache
 from service.auth.last_used import LastUsed
-from service.auth.service import Principal, authenticate
-from service.db import ConnectionGate, session_scope
+from service.auth.service import Principal, authenticate, is_live
+from service.db import ConnectionGate, is_sqlite, session_scope
 from service.errors import Forbidden, NotAuthenticated
 from service.settings import Settings
 
@@ -77,23 +78,65 @@ def _secret(credentials: HTTPAuthorizationCredentials | None) -> str:
     return credentials.credentials
 
 
+def checked_key(
+    connection: Session | Connection,
+    request: Request,
+    credentials: HTTPAuthorizationCredentials | None,
+) -> Principal:
+    """The caller's key as the api_keys table has it now, read on the caller's connection.
+
+    A secret that authenticated before is found in the key cache (by its digest) and only
+    re-checked by id, a primary-key lookup, that its key still exists unrevoked: a key revoked on
+    any replica, or by hand in the database, is refused on its next request. Keys' scopes never
+    change, so the cached ones hold; anything else is a full authenticate().
+    """
+    secret = _secret(credentials)
+    state = request.app.state
+    keys: KeyCache = state.key_cache
+    principal = keys.get(secret)
+    if principal is None or not is_live(connection, key_id=principal.key_id):
+        try:
+            principal = authenticate(connection, secret=secret)
+        except NotAuthenticated:
+            keys.forget(secret)  # revoked since it was cached (key_first_route let it in)
+            raise
+        keys.put(secret, principal)
+    last_used: LastUsed = state.last_used
+    if last_used.due(principal.key_id):
+        last_used.record(state.engine, principal.key_id)
+    return principal
+
+
 def get_principal(
     request: Request,
     session: SessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
     # The request's own session is reused: one connection and one transaction per request.
-    secret = _secret(credentials)
-    try:
-        principal = authenticate(session, secret=secret)
-    except NotAuthenticated:
-        keys: KeyCache = request.app.state.key_cache
-        keys.forget(secret)  # revoked since key_first_route's cache let it in
-        raise
-    last_used: LastUsed = request.app.state.last_used
-    if last_used.due(principal.key_id):
-        last_used.record(request.app.state.engine, principal.key_id)
-    return principal
+    return checked_key(session, request, credentials)
+
+
+@contextmanager
+def read_connection(
+    request: Request, credentials: HTTPAuthorizationCredentials | None, *, scope: str = "read"
+) -> Iterator[Connection]:
+    """A connection of its own for a read endpoint, the caller's key checked on it first.
+
+    For use within one worker-thread call: the key check and the read then cost one thread hop
+    and one connection checkout, no ORM session and no commit (nothing was written; the
+    connection's return to the pool ends its transaction). Such a request needs no slot of the
+    connection gate, as it never waits for a thread while holding a connection.
+    """
+    engine: Engine = request.app.state.engine
+    with engine.connect() as connection:
+        if not is_sqlite(engine):
+            # No transaction: PostgreSQL would spend a round trip on BEGIN and another on the
+            # ROLLBACK when the connection goes back to the pool. Each statement reads committed
+            # data on its own, which is all a key check and a read need. (pysqlite opens no
+            # transaction for a read anyway, and switching it would cost a PRAGMA.)
+            connection = connection.execution_options(isolation_level="AUTOCOMMIT")
+        require_scope(checked_key(connection, request, credentials), scope)
+        yield connection
 
 
 def require_scope(principal: Principal, scope: str) -> None:
@@ -196,3 +239,17 @@ def key_first_route(scope: str) -> type[APIRoute]:
 
     KeyFirstRoute.__name__ = f"KeyFirstRoute_{scope}"
     return KeyFirstRoute
+
+
+def own_read_key(request: Request, credentials: BearerDep) -> Principal:
+    """The caller's read key, checked on a connection of its own within one worker-thread call:
+    an endpoint that then streams (the CSV export) holds no connection while it waits for a
+    thread (what the connection gate is there to bound)."""
+    engine: Engine = request.app.state.engine
+    with engine.connect() as connection:
+        principal = checked_key(connection, request, credentials)
+    require_scope(principal, "read")
+    return principal
+
+
+OwnReadKey = Annotated[Principal, Depends(own_read_key)]

@@ -6,8 +6,9 @@ import hashlib
 import hmac
 import logging
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any, cast
 
 from sqlalchemy import bindparam, update
 from sqlalchemy import select as sa_select
@@ -81,8 +82,12 @@ _CANDIDATES = sa_select(
 ).where(col(ApiKey.prefix) == bindparam("prefix"))
 
 
-def authenticate(session: Session, *, secret: str) -> Principal:
-    candidates = session.execute(_CANDIDATES, {"prefix": _lookup_prefix(secret)}).all()
+def authenticate(session: Session | Connection, *, secret: str) -> Principal:
+    # Session.execute and Connection.execute type their rows differently; both give these tuples.
+    candidates = cast(
+        Sequence[tuple[Any, ...]],
+        session.execute(_CANDIDATES, {"prefix": _lookup_prefix(secret)}).all(),
+    )
     digest = key_digest(secret)
     match = None
     for key_id, name, key_hash, scopes, revoked_at in candidates:
@@ -92,6 +97,17 @@ def authenticate(session: Session, *, secret: str) -> Principal:
         raise NotAuthenticated("invalid or revoked API key")
     key_id, name, scopes, _ = match
     return Principal(int(key_id), str(name), frozenset(str(scopes).split()))
+
+
+_LIVE = sa_select(col(ApiKey.id)).where(
+    col(ApiKey.id) == bindparam("key_id"), col(ApiKey.revoked_at).is_(None)
+)
+
+
+def is_live(connection: Session | Connection, *, key_id: int) -> bool:
+    """Whether the key still exists unrevoked: a primary-key lookup, for a key whose secret was
+    matched before (service.auth.cache)."""
+    return connection.execute(_LIVE, {"key_id": key_id}).first() is not None
 
 
 def list_keys(session: Session) -> list[ApiKey]:

@@ -9,25 +9,22 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, File, Form, Query, Request, Response, UploadFile
+from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
 from fastapi.concurrency import iterate_in_threadpool, run_in_threadpool
 from fastapi.responses import StreamingResponse
-from fastapi.security import HTTPAuthorizationCredentials
-from sqlmodel import Session
 
-from service.auth.last_used import LastUsed
-from service.auth.service import Principal, authenticate
-from service.db import ConnectionGate, session_scope
+from service.db import ConnectionGate
 from service.deps import (
     BearerDep,
     EngineDep,
     EstimateKey,
+    OwnReadKey,
     SessionDep,
     SettingsDep,
     key_first_route,
-    require_scope,
+    read_connection,
 )
-from service.errors import InvalidInput, NotAuthenticated, PayloadTooLarge
+from service.errors import InvalidInput, PayloadTooLarge
 from service.estimates import reads, service
 from service.estimates.schemas import (
     EstimatePage,
@@ -183,36 +180,10 @@ Kind = Literal["training", "inference"]
 JSON = "application/json"
 
 
-def checked_read_key(
-    session: Session, request: Request, credentials: HTTPAuthorizationCredentials | None
-) -> Principal:
-    """The caller's key, with the read scope, as the api_keys table has it now."""
-    if credentials is None or not credentials.credentials:
-        raise NotAuthenticated("missing API key: send `Authorization: Bearer rc_...`")
-    principal = authenticate(session, secret=credentials.credentials)
-    require_scope(principal, "read")
-    state = request.app.state
-    last_used: LastUsed = state.last_used
-    if last_used.due(principal.key_id):
-        last_used.record(state.engine, principal.key_id)
-    return principal
-
-
-def read_key(request: Request, credentials: BearerDep) -> Principal:
-    """checked_read_key in a session of its own, opened and closed within one worker-thread
-    call: a read endpoint then needs no request-long session, so it holds no connection while
-    it waits for a thread (what the connection gate is there to bound)."""
-    with session_scope(request.app.state.engine) as session:
-        return checked_read_key(session, request, credentials)
-
-
-OwnReadKey = Annotated[Principal, Depends(read_key)]
-
-
 @router.get("/v1/estimates", response_model=EstimatePage, summary="Stored estimates, newest first")
 def list_estimates(
-    engine: EngineDep,
-    _: OwnReadKey,
+    request: Request,
+    credentials: BearerDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: Annotated[str | None, Query(max_length=40)] = None,
     kind: Kind | None = None,
@@ -221,7 +192,7 @@ def list_estimates(
     created_from: IsoDate | None = None,
     created_to: IsoDate | None = None,
 ) -> Response:
-    with engine.connect() as connection:
+    with read_connection(request, credentials) as connection:
         page = reads.estimates_page_json(
             connection,
             limit=limit,
@@ -287,7 +258,6 @@ async def gated(chunks: Generator[str], gate: ConnectionGate) -> AsyncIterator[s
 def get_estimate(estimate_id: str, request: Request, credentials: BearerDep) -> Response:
     # The key is checked in this same worker-thread call (the id needs no validation that could
     # come first): one thread hop per request.
-    with session_scope(request.app.state.engine) as session:
-        checked_read_key(session, request, credentials)
-        body = reads.estimate_json(session.connection(), estimate_id=estimate_id)
+    with read_connection(request, credentials) as connection:
+        body = reads.estimate_json(connection, estimate_id=estimate_id)
     return Response(body, media_type=JSON)

@@ -126,3 +126,52 @@ def test_key_cache__a_key_revoked_by_hand_in_the_database_is_refused_on_its_next
             after = connection.execute(text("SELECT count(*) FROM estimates")).scalar_one()
         assert after == before
         assert api.app.state.key_cache.get(key["secret"]) is None
+
+
+READS = ("/v1/estimates/{id}", "/v1/estimates?limit=5", "/v1/estimates.csv", "/v1/usage/pools")
+
+
+def test_key_cache__a_cached_read_key_revoked_by_hand_is_refused_on_every_read_path(api):
+    # The read paths answer from the key cache after one liveness lookup by id: that lookup,
+    # not the cache, decides, so an UPDATE made outside this replica refuses the key at once.
+    r = api.admin.post("/v1/keys", json={"name": "finance", "scopes": ["read"]})
+    key = r.json()
+    estimate = api.admin.post(TRAINING, json=SEED).json()
+    paths = [p.format(id=estimate["id"]) for p in READS]
+    engine = api.app.state.engine
+    with client_for(api.app, key["secret"]) as finance:
+        for path in paths:
+            assert finance.get(path).status_code == 200, path
+        assert api.app.state.key_cache.get(key["secret"]) is not None
+        with engine.begin() as connection:
+            connection.execute(
+                text("UPDATE api_keys SET revoked_at = CURRENT_TIMESTAMP WHERE id = :id"),
+                {"id": key["id"]},
+            )
+        for path in paths:
+            r = finance.get(path)
+            assert r.status_code == 401, (path, r.text)
+        assert api.app.state.key_cache.get(key["secret"]) is None
+
+
+def test_key_cache__a_cached_secret_whose_key_row_was_replaced_authenticates_afresh(api):
+    # Deleted by hand and inserted again under a new id (a restore): the cached id is gone,
+    # so the secret is looked up again rather than refused.
+    r = api.admin.post("/v1/keys", json={"name": "finance", "scopes": ["read"]})
+    key = r.json()
+    engine = api.app.state.engine
+    with client_for(api.app, key["secret"]) as finance:
+        assert finance.get("/v1/estimates?limit=1").status_code == 200
+        with engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO api_keys (name, prefix, key_hash, scopes, created_at) "
+                    "SELECT 'restored', prefix, key_hash, scopes, created_at FROM api_keys "
+                    "WHERE id = :id"
+                ),
+                {"id": key["id"]},
+            )
+            connection.execute(text("DELETE FROM api_keys WHERE id = :id"), {"id": key["id"]})
+        assert finance.get("/v1/estimates?limit=1").status_code == 200
+        cached = api.app.state.key_cache.get(key["secret"])
+        assert cached is not None and cached.key_id != key["id"]

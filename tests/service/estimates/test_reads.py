@@ -167,3 +167,25 @@ def test_csv__the_header_comes_first_then_rows_a_chunk_at_a_time(api):
     assert chunks[0].count("\n") == 1 and chunks[0].startswith("id,kind,")
     assert [c.count("\n") for c in chunks[1:]] == [ROWS_PER_CHUNK, ROWS_PER_CHUNK, 7]
     assert chunks[-1].splitlines()[-1].startswith(f"est_{0:016x},")  # newest first: oldest last
+
+
+def test_get__the_body_is_byte_for_byte_what_pydantic_writes_for_the_summary(api):
+    # The database writes each summary's head: its text must be the documented encoding
+    # exactly (field order, 'Z' times without a zero fraction, decimal strings, nulls).
+    posted = _store_two(api, api.admin)
+    engine = api.app.state.engine
+    with engine.begin() as connection:
+        connection.execute(
+            EstimateRecord.__table__.update()  # type: ignore[attr-defined]
+            .where(EstimateRecord.__table__.c.id == posted[0]["id"])  # type: ignore[attr-defined]
+            .values(created_at=datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC), requested_by='Zoë "q"')
+        )
+    for item in posted:
+        body = api.admin.get(f"/v1/estimates/{item['id']}").content
+        assert body == EstimateSummary.model_validate_json(body).model_dump_json().encode()
+    body = api.admin.get("/v1/estimates", params={"limit": 1}).content
+    assert body == EstimatePage.model_validate_json(body).model_dump_json().encode()
+    assert (
+        b'"created_at":"2026-01-02T03:04:05Z"'
+        in api.admin.get(f"/v1/estimates/{posted[0]['id']}").content
+    )
