@@ -26,8 +26,8 @@ class Countdown(BaseModel):
 
 class TrafficOut(BaseModel):
     source: str = Field(
-        description="observed: the usage history (reported usage and imported Usage API "
-        "buckets, counted once each); given: a volume the caller supplied; none: no traffic"
+        description="reported, imported or both: the usage history (clients' reports and the "
+        "Usage API's buckets, combined, never added); given: a volume; none: no traffic"
     )
     days: int = Field(description="the window averaged over")
     requests: int

@@ -21,6 +21,8 @@ from service.usage import store
 from service.usage.capacity import effective_limit, pool_row
 from service.usage.store import Counts
 from service.usage.windows import from_ts, to_ts
+from service.usage_import.combine import MinuteFigure, combined_minutes, combined_model_minutes
+from service.usage_import.store import imported_fine_tuned_families, imported_requests_since
 
 DEFAULT_DAYS = 7
 MAX_DAYS = 31
@@ -36,6 +38,7 @@ class ModelTraffic:
     peak_tokens_per_minute: int
     last_seen: datetime | None
     days: int
+    source: str = "reported"  # reported | imported | both (OpenAI's Usage API and clients)
 
     def as_traffic(self) -> Traffic:
         requests = Decimal(self.requests)
@@ -46,13 +49,8 @@ class ModelTraffic:
                 Decimal(0) if not requests else Decimal(self.completion_tokens) / requests
             ),
             peak_tokens_per_minute=self.peak_tokens_per_minute,
-            source=traffic_source(),
+            source=self.source,
         )
-
-
-def traffic_source() -> str:
-    """Where figures come from: reported usage and imported Usage API share one history."""
-    return "observed"
 
 
 def window(now: datetime, days: int) -> tuple[int, int]:
@@ -74,7 +72,7 @@ def pool_minutes(
     """A pool's usage per minute, optionally without one model: the one place planning reads
     the history, so traffic imported from OpenAI's Usage API joins here (combined with reported
     usage, never added to it) and every planning figure sees it."""
-    return store.minute_totals(
+    minutes = combined_minutes(
         session,
         org=org,
         family=family,
@@ -82,6 +80,8 @@ def pool_minutes(
         end_ts=end_ts,
         exclude_model=exclude_model,
     )
+    # Peaks come from exact figures only: an hour bucket's even shares invent no busy minute.
+    return {minute: figure.exact for minute, figure in minutes.items()}
 
 
 def fine_tuned_traffic(
@@ -89,62 +89,61 @@ def fine_tuned_traffic(
 ) -> dict[str, ModelTraffic]:
     """Every fine-tuned model with usage in the window, keyed by its name as reported.
 
-    One statement for all models (per minute, then per model: totals and busiest minute): reading
-    each model's minutes through ``pool_minutes`` costs a pool scan per model (about 100 ms
-    each at a week of traffic, bench/bench_planning.py).
+    Reported usage and the buckets imported from OpenAI's Usage API are combined by the import's
+    rule (never added: service.usage_import.combine), one pool read per family that has any
+    fine-tuned traffic, not one per model (bench/bench_planning.py).
     """
     start, end = window(now, days)
-    c = store.BUCKETS.c
-    minute = (c.bucket - c.bucket % 60).label("minute")
-    # Catalogue ids never contain ':'; every ft: (and legacy davinci:ft-) name does.
-    per_minute = (
-        select(
-            c.family,
-            c.model,
-            func.sum(c.tokens).label("tokens"),
-            func.sum(c.requests).label("requests"),
-            func.sum(c.prompt_tokens).label("prompt"),
-            func.sum(c.completion_tokens).label("completion"),
-            func.max(c.bucket).label("last"),
-        )
-        .where(c.org == org, c.bucket >= start, c.bucket < end, c.model.contains(":"))
-        .group_by(c.family, c.model, minute)
-        .subquery()
-    )
-    m = per_minute.c
-    rows = session.execute(
-        select(
-            m.family,
-            m.model,
-            func.sum(m.requests),
-            func.sum(m.prompt),
-            func.sum(m.completion),
-            func.max(m.tokens),
-            func.max(m.last),
-        ).group_by(m.family, m.model)
-    ).all()
     out: dict[str, ModelTraffic] = {}
-    for family, model, requests, prompt, completion, peak, last_bucket in rows:
-        out[model] = ModelTraffic(
-            model=model,
-            family=family,
-            requests=int(requests or 0),
-            prompt_tokens=int(prompt or 0),
-            completion_tokens=int(completion or 0),
-            peak_tokens_per_minute=int(peak or 0),
-            last_seen=None if last_bucket is None else from_ts(int(last_bucket)),
-            days=days,
-        )
+    for family in _families_with_fine_tuned_traffic(session, org=org, start=start, end=end):
+        per_model: dict[str, list[tuple[int, MinuteFigure]]] = {}
+        for (model, minute), figure in combined_model_minutes(
+            session, org=org, family=family, start_ts=start, end_ts=end
+        ).items():
+            # Catalogue ids never contain ':'; every ft: (and legacy davinci:ft-) name does.
+            if ":" in model:
+                per_model.setdefault(model, []).append((minute, figure))
+        for model, minutes in per_model.items():
+            reported = any(f.reported for _, f in minutes)
+            imported = any(f.imported for _, f in minutes)
+            out[model] = ModelTraffic(
+                model=model,
+                family=family,
+                requests=sum(f.counts.requests for _, f in minutes),
+                prompt_tokens=sum(f.counts.prompt_tokens for _, f in minutes),
+                completion_tokens=sum(f.counts.completion_tokens for _, f in minutes),
+                peak_tokens_per_minute=max(f.exact.tokens for _, f in minutes),
+                last_seen=from_ts(max(m for m, _ in minutes)),
+                days=days,
+                source="both" if reported and imported else "imported" if imported else "reported",
+            )
     return out
 
 
-def requests_since(session: Session, *, org: str, model: str, since: datetime) -> int:
-    """Requests a model received from ``since`` on (traffic after a shutdown is failing)."""
+def _families_with_fine_tuned_traffic(
+    session: Session, *, org: str, start: int, end: int
+) -> list[str]:
     c = store.BUCKETS.c
-    total = session.execute(
+    reported = session.execute(
+        select(c.family)
+        .where(c.org == org, c.bucket >= start, c.bucket < end, c.model.contains(":"))
+        .distinct()
+    ).scalars()
+    return sorted(
+        {*reported, *imported_fine_tuned_families(session, org=org, start=start, end=end)}
+    )
+
+
+def requests_since(session: Session, *, org: str, model: str, since: datetime) -> int:
+    """Requests a model received from ``since`` on (traffic after a shutdown is failing).
+
+    Reported and imported figures measure the same requests: the larger total counts."""
+    c = store.BUCKETS.c
+    reported = session.execute(
         select(func.sum(c.requests)).where(c.org == org, c.model == model, c.bucket >= to_ts(since))
     ).scalar()
-    return int(total or 0)
+    imported = imported_requests_since(session, org=org, model=model, since=to_ts(since))
+    return max(int(reported or 0), imported)
 
 
 @dataclass(frozen=True)

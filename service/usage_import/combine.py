@@ -102,7 +102,7 @@ def _excess(imported: Counts, reported: Counts) -> Counts:
     )
 
 
-def combined_minutes(
+def combined_model_minutes(
     session: Session,
     *,
     org: str,
@@ -110,11 +110,9 @@ def combined_minutes(
     start_ts: int,
     end_ts: int,
     exclude_model: str | None = None,
-) -> dict[int, MinuteFigure]:
-    """Every minute of ``[start_ts, end_ts)`` (minute-aligned) with usage, both sources combined,
-    optionally without one model's traffic (its pool key).
-
-    Planning reads traffic here too, so reported and imported usage are never added twice."""
+) -> dict[tuple[str, int], MinuteFigure]:
+    """Every (model, minute) of ``[start_ts, end_ts)`` with usage, both sources combined by the
+    rule above, optionally without one model's traffic (its pool key)."""
     imported = [
         f
         for f in figures(session, org=org, family=family, start_ts=start_ts, end_ts=end_ts)
@@ -126,17 +124,17 @@ def combined_minutes(
     reported = _reported_by_model(
         session, org=org, family=family, start_ts=lo, end_ts=hi, exclude=exclude_model
     )
-    minutes: dict[int, MinuteFigure] = {}
+    minutes: dict[tuple[str, int], MinuteFigure] = {}
 
-    def at(minute: int) -> MinuteFigure:
-        found = minutes.get(minute)
+    def at(key: tuple[str, int]) -> MinuteFigure:
+        found = minutes.get(key)
         if found is None:
-            found = minutes[minute] = MinuteFigure()
+            found = minutes[key] = MinuteFigure()
         return found
 
-    for (_, minute), counts in reported.items():
+    for (model, minute), counts in reported.items():
         if start_ts <= minute < end_ts and counts.requests + counts.tokens:
-            figure = at(minute)
+            figure = at((model, minute))
             figure.counts = figure.counts + counts
             figure.exact = figure.exact + counts
             figure.reported = True
@@ -159,7 +157,7 @@ def combined_minutes(
         for minute, share in zip(span, shares, strict=True):
             if not start_ts <= minute < end_ts:
                 continue
-            figure = at(minute)
+            figure = at((bucket.model_key, minute))
             figure.imported = True
             added = Counts(*share)
             figure.counts = figure.counts + added
@@ -167,4 +165,35 @@ def combined_minutes(
                 figure.exact = figure.exact + added
             elif added != Counts():
                 figure.estimated = True
+    return minutes
+
+
+def combined_minutes(
+    session: Session,
+    *,
+    org: str,
+    family: str,
+    start_ts: int,
+    end_ts: int,
+    exclude_model: str | None = None,
+) -> dict[int, MinuteFigure]:
+    """Every minute of ``[start_ts, end_ts)`` (minute-aligned) with usage, both sources combined,
+    all models of the pool together, optionally without one model's traffic (its pool key).
+
+    Planning reads traffic here too, so reported and imported usage are never added twice."""
+    minutes: dict[int, MinuteFigure] = {}
+    for (_, minute), figure in combined_model_minutes(
+        session,
+        org=org,
+        family=family,
+        start_ts=start_ts,
+        end_ts=end_ts,
+        exclude_model=exclude_model,
+    ).items():
+        total = minutes.setdefault(minute, MinuteFigure())
+        total.counts = total.counts + figure.counts
+        total.exact = total.exact + figure.exact
+        total.reported = total.reported or figure.reported
+        total.imported = total.imported or figure.imported
+        total.estimated = total.estimated or figure.estimated
     return minutes

@@ -118,3 +118,31 @@ def figures(
         for m, s, w, i, o, r in session.execute(query)
         if int(s) + int(w) > start_ts
     ]
+
+
+def imported_fine_tuned_families(session: Session, *, org: str, start: int, end: int) -> list[str]:
+    """Families with imported (non-batch) fine-tuned traffic in ``[start, end)``."""
+    c = IMPORTED.c
+    query = (
+        select(c.family)
+        .where(
+            c.org == org,
+            c.start < end,
+            c.start + c.width > start,
+            c.model_key.contains(":"),
+            c.batch.is_(False),
+        )
+        .distinct()
+    )
+    return [str(f) for f in session.execute(query).scalars()]
+
+
+def imported_requests_since(session: Session, *, org: str, model: str, since: int) -> int:
+    """Imported (non-batch) requests of one model in buckets starting at ``since`` or later."""
+    c = IMPORTED.c
+    total = session.execute(
+        select(func.sum(c.requests)).where(
+            c.org == org, c.model_key == model, c.start >= since, c.batch.is_(False)
+        )
+    ).scalar()
+    return int(total or 0)

@@ -49,7 +49,7 @@ def test_inventory__merges_openai_and_usage_sorted_by_days_left(env: PlanningEnv
     assert new["countdown"]["replacement"] == "gpt-6-luna"
     assert new["countdown"]["fine_tuning_last_day"] == "2027-01-05"
     assert new["traffic"] == {
-        "source": "observed",
+        "source": "reported",
         "days": 1,
         "requests": 4,
         "requests_per_day": "4.00",
