@@ -20,6 +20,7 @@ from pricing.price_fields import price_field
 from service.jobs.models import Job
 from service.prices.service import Reference
 from service.usage.models import UsageBucket
+from service.usage_import.store import imported_daily_tokens
 
 Key = tuple[date, str, str, str, bool]  # (day, model id, kind, component, fine_tuned)
 DAY = 86_400
@@ -47,11 +48,18 @@ def _ts(day: date) -> int:
     return int(datetime.combine(day, time.min, UTC).timestamp())
 
 
-def _usage(
-    session: Session, reference: Reference, start: date, end: date, out: dict[Key, Computed]
-) -> None:
+def _usage_tokens(
+    session: Session, start: date, end: date
+) -> dict[tuple[int, str], tuple[int, int]]:
+    """Prompt and completion tokens per (day number, model key), both sources counted once.
+
+    Clients' reports and OpenAI's Usage API measure the same requests, so the import's rule
+    applies (service.usage_import.combine: the larger figure, never the sum), here per day and
+    model, the unit the bill is reconciled in. Batch traffic imported from OpenAI is left out,
+    as in the pools: it is billed on its own line at Batch prices.
+    """
     day_no = (col(UsageBucket.bucket) // DAY).label("day_no")
-    query = (
+    reported = session.exec(
         select(
             day_no,
             UsageBucket.model,
@@ -60,8 +68,20 @@ def _usage(
         )
         .where(col(UsageBucket.bucket) >= _ts(start), col(UsageBucket.bucket) < _ts(end))
         .group_by(day_no, UsageBucket.model)
-    )
-    for number, name, prompt, completion in session.exec(query).all():
+    ).all()
+    tokens = {(int(d), str(m)): (int(p or 0), int(c or 0)) for d, m, p, c in reported}
+    for (day, model), (prompt, completion) in imported_daily_tokens(
+        session, start_ts=_ts(start), end_ts=_ts(end)
+    ).items():
+        seen = tokens.get((day, model), (0, 0))
+        tokens[(day, model)] = (max(seen[0], prompt), max(seen[1], completion))
+    return tokens
+
+
+def _usage(
+    session: Session, reference: Reference, start: date, end: date, out: dict[Key, Computed]
+) -> None:
+    for (number, name), (prompt, completion) in sorted(_usage_tokens(session, start, end).items()):
         day = datetime.fromtimestamp(int(number) * DAY, UTC).date()
         try:
             resolved = reference.catalogue.resolve(name, as_of=day)

@@ -146,3 +146,18 @@ def imported_requests_since(session: Session, *, org: str, model: str, since: in
         )
     ).scalar()
     return int(total or 0)
+
+
+def imported_daily_tokens(
+    session: Session, *, start_ts: int, end_ts: int
+) -> dict[tuple[int, str], tuple[int, int]]:
+    """Imported (non-batch) input and output tokens per (day number, model key), every
+    organisation, for buckets starting in ``[start_ts, end_ts)``."""
+    c = IMPORTED.c
+    day_no = (c.start // 86_400).label("day_no")
+    query = (
+        select(day_no, c.model_key, func.sum(c.input_tokens), func.sum(c.output_tokens))
+        .where(c.start >= start_ts, c.start < end_ts, c.batch.is_(False))
+        .group_by(day_no, c.model_key)
+    )
+    return {(int(d), str(m)): (int(i or 0), int(o or 0)) for d, m, i, o in session.execute(query)}
