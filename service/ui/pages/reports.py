@@ -43,6 +43,12 @@ def spend(
         series=[
             Series("estimated", [Decimal(r.estimated_usd) for r in report.rows]),
             Series("actual", [Decimal(r.actual_usd) for r in report.rows]),
+            # OpenAI's own figure, once its Costs API is imported (service/billing).
+            *(
+                [Series("billed", [Decimal(r.billed_usd or 0) for r in report.rows])]
+                if any(r.billed_usd is not None for r in report.rows)
+                else []
+            ),
         ],
         unit=" USD",
         chart_id="spend-chart",

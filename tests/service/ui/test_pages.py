@@ -30,10 +30,51 @@ def test_spend__grouped_by_team_matches_the_rest_report(dashboard: Dashboard) ->
     report = client.get("/v1/reports/training-spend", params=span, headers=ADMIN).json()
 
     assert page.status_code == 200
-    assert [[r[0], r[2], r[3], r[4]] for r in cells(page.text, "spend-table")] == [
+    assert [[r[0], r[2], r[3], r[5]] for r in cells(page.text, "spend-table")] == [
         [r["group"], r["estimated_usd"], r["actual_usd"], r["total_usd"]] for r in report["rows"]
     ]
+    # Nothing imported from OpenAI's Costs API: no billed figure, and no billed bars.
+    assert {r[4] for r in cells(page.text, "spend-table")} == {"—"}
+    assert 'data-series="billed"' not in page.text
     assert 'data-category="b" data-series="actual" data-value="2.10"' in page.text
+
+
+def test_spend__openais_billed_figure_stands_beside_estimate_and_actual(
+    dashboard: Dashboard,
+) -> None:
+    from datetime import date
+    from decimal import Decimal
+
+    from service.billing.models import CostLine
+    from service.db import session_scope
+
+    with session_scope(dashboard.app.state.engine) as session:
+        session.add(
+            CostLine(
+                day=date(THIS_YEAR, 2, 5),
+                project_id="",
+                line_item="ft-gpt-4o-mini-2024-07-18 training",
+                currency="usd",
+                amount=Decimal("2.05"),
+                model="gpt-4o-mini-2024-07-18",
+                kind="training",
+                component="training",
+                fine_tuned=True,
+                import_id=1,
+            )
+        )
+    client = dashboard.signed_in(ADMIN_SECRET)
+    span = {"from": f"{THIS_YEAR}-01-01", "to": f"{THIS_YEAR}-12-31", "group_by": "month"}
+
+    page = client.get("/ui/spend", params=span)
+    report = client.get("/v1/reports/training-spend", params=span, headers=ADMIN).json()
+
+    billed = {r["group"]: r.get("billed_usd") for r in report["rows"]}
+    assert billed[f"{THIS_YEAR}-02"] == "2.05"
+    assert {r[0]: r[4] for r in cells(page.text, "spend-table")}[f"{THIS_YEAR}-02"] == "2.05"
+    assert (
+        f'data-category="{THIS_YEAR}-02" data-series="billed" data-value="2.05"' in page.text
+    )
 
 
 def test_spend__csv_export_keeps_the_filters_and_needs_the_session(dashboard: Dashboard) -> None:
