@@ -72,9 +72,7 @@ def test_spend__openais_billed_figure_stands_beside_estimate_and_actual(
     billed = {r["group"]: r.get("billed_usd") for r in report["rows"]}
     assert billed[f"{THIS_YEAR}-02"] == "2.05"
     assert {r[0]: r[4] for r in cells(page.text, "spend-table")}[f"{THIS_YEAR}-02"] == "2.05"
-    assert (
-        f'data-category="{THIS_YEAR}-02" data-series="billed" data-value="2.05"' in page.text
-    )
+    assert f'data-category="{THIS_YEAR}-02" data-series="billed" data-value="2.05"' in page.text
 
 
 def test_spend__csv_export_keeps_the_filters_and_needs_the_session(dashboard: Dashboard) -> None:
