@@ -16,7 +16,7 @@ from service.deps import SessionDep
 from service.errors import Forbidden, NotAuthenticated
 from service.ui import session as ui_session
 from service.ui import sources
-from service.ui.pages import jobs, pools, reports
+from service.ui.pages import jobs, migration, pools, reports
 from service.ui.static import static_file
 from service.ui.web import (
     AnySession,
@@ -117,5 +117,5 @@ def sign_out(ui: AnySession, csrf: Annotated[str | None, Form(max_length=100)] =
     return response
 
 
-for _pages in (reports.router, pools.router, jobs.router):
+for _pages in (reports.router, migration.router, pools.router, jobs.router):
     router.include_router(_pages)

@@ -309,3 +309,38 @@ def test_spend__only_a_past_end_date_opens_on_that_year(dashboard: Dashboard) ->
 
     assert page.status_code == 200
     assert f'name="from" value="{THIS_YEAR - 1}-01-01"' in page.text
+
+
+def test_migration__each_fine_tuned_model_priced_on_its_replacement_as_the_rest_api_does(
+    dashboard: Dashboard,
+) -> None:
+    client = dashboard.signed_in(ADMIN_SECRET)
+    name = "ft:gpt-4o-mini-2024-07-18:acme::a1"
+    response = client.post(
+        "/v1/usage",
+        json={
+            "model": name,
+            "prompt_tokens": 200,
+            "completion_tokens": 100,
+            "timestamp": datetime.now(UTC).isoformat(),
+        },
+        headers=ADMIN,
+    )
+    assert response.status_code in (200, 201), response.text
+
+    page = client.get("/ui/migration", params={"prompt_cut_pct": "90", "tier": "batch"})
+    plan = client.get(
+        f"/v1/planning/fine-tuned-models/{name}/scenarios",
+        params={"model": "recommended", "prompt_cut_pct": "90", "tier": "batch", "openai": "false"},
+        headers=ADMIN,
+    ).json()
+
+    assert page.status_code == 200
+    [row] = [r for r in cells(page.text, "migration-table") if r[0] == name]
+    [scenario] = [s for s in plan["scenarios"] if s["recommended"]]
+    assert row[3] == scenario["model"] == "gpt-6-luna"
+    assert row[4:6] == [plan["today"]["cost_per_month_usd"], scenario["cost"]["cost_per_month_usd"]]
+    assert 'id="migration-chart"' in page.text
+    # The filters live in the URL: a GET form that keeps what was asked.
+    assert '<form method="get" action="/ui/migration"' in page.text
+    assert 'name="prompt_cut_pct" min="0" max="99" step="any" value="90"' in page.text
