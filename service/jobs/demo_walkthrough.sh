@@ -17,3 +17,6 @@ curl -s -H "$H" "$API/v1/jobs?team=demo"
 Y=$(date +%Y)
 curl -s -H "$H" "$API/v1/reports/training-spend?from=$Y-01-01&to=$Y-12-31&group_by=team"
 curl -s -H "$H" "$API/v1/reports/training-spend.csv?from=$Y-01-01&to=$Y-12-31&group_by=month"
+
+# 5. the same as pictures: open http://127.0.0.1:8000/ui and sign in with the printed key
+#    (spend, the fine-tuned models' countdown and migration, the pools, the demo job, prices)
