@@ -13,7 +13,6 @@ from __future__ import annotations
 import logging
 import os
 import socket
-import threading
 import uuid
 from datetime import datetime, timedelta
 
@@ -27,6 +26,7 @@ from service.billing.importer import AdminKeyRefused, run_import
 from service.billing.models import BillingLease
 from service.db import session_scope
 from service.errors import ServiceError
+from service.periodic import PeriodicThread
 from service.settings import Settings
 from service.types import utcnow
 
@@ -34,25 +34,17 @@ log = logging.getLogger(__name__)
 LEASE_NAME = "costs-import"
 
 
-class CostsImporter:
+class CostsImporter(PeriodicThread):
     name = "costs-import"
 
     def __init__(self, engine: Engine, settings: Settings) -> None:
+        # The first run at start: a new installation backfills at once.
+        super().__init__(
+            interval_seconds=settings.costs_import_interval_seconds, first_delay_seconds=0.0
+        )
         self._engine = engine
         self._settings = settings
-        self._interval = settings.costs_import_interval_seconds
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._loop, name=self.name, daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=30)
 
     def acquire_lease(self, now: datetime | None = None) -> bool:
         """Take or renew the lease; True while this replica holds it."""
@@ -99,14 +91,8 @@ class CostsImporter:
             summary.publish_due(session, today=utcnow().date())
         return True
 
-    def _loop(self) -> None:
-        while True:
-            try:
-                self.tick()
-            except Exception:
-                log.exception("costs import tick failed; retrying in %.0f s", self._interval)
-            if self._stop.wait(self._interval):
-                return
+    def run_once(self) -> object:
+        return self.tick()
 
 
 def importer_factory(app: FastAPI) -> CostsImporter | None:

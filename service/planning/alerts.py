@@ -17,7 +17,6 @@ A subscription following ``fine_tuning`` hears all three.
 from __future__ import annotations
 
 import logging
-import threading
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
@@ -29,6 +28,7 @@ from sqlmodel import Session
 
 from service.alerts.events import publish_event
 from service.db import session_scope
+from service.periodic import PeriodicThread
 from service.planning.inventory import FineTunedModel, build_inventory
 from service.planning.traffic import requests_since, window
 from service.prices.service import load_reference
@@ -172,39 +172,24 @@ def check_countdown(engine: Engine, *, now: datetime, settings: Settings) -> int
     return new
 
 
-class CountdownCheck:
+class CountdownCheck(PeriodicThread):
     name = "planning-countdown"
 
     def __init__(
         self, engine: Engine, settings: Settings, interval_seconds: float = INTERVAL_SECONDS
     ) -> None:
+        # First check soon after start, then every interval.
+        super().__init__(
+            interval_seconds=interval_seconds, first_delay_seconds=min(60.0, interval_seconds)
+        )
         self._engine = engine
         self._settings = settings
-        self._interval = interval_seconds
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._loop, name=self.name, daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=30)
 
     def check(self) -> int:
         return check_countdown(self._engine, now=utcnow(), settings=self._settings)
 
-    def _loop(self) -> None:
-        # First check soon after start, then every interval; a failure waits for the next one.
-        wait = min(60.0, self._interval)
-        while not self._stop.wait(wait):
-            wait = self._interval
-            try:
-                self.check()
-            except Exception:
-                log.exception("countdown check failed; retrying in %.0f s", self._interval)
+    def run_once(self) -> object:
+        return self.check()
 
 
 def countdown_factory(app: FastAPI) -> CountdownCheck | None:
