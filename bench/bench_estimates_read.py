@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import secrets
 import shutil
 import statistics
 import subprocess
@@ -28,27 +27,23 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import psutil
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import select
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_rest import KEY, drive, free_port, wait_until_up
+from support import database
 
 from service.db import create_db_engine
 from service.estimates.models import EstimateRecord
 
-PG_ADMIN_URL = os.environ.get(
-    "RATECARD_TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-)
 TRAINING = {"model": "gpt-3.5-turbo", "tokens": 100_000, "n_epochs": 3, "as_of": "2023-09-01"}
 INFERENCE = {
     "model": "gpt-3.5-turbo",
@@ -58,23 +53,6 @@ INFERENCE = {
 }
 GOALS = {"one": 5.0, "page": 10.0}
 GOAL_US_PER_ROW = 5.0
-
-
-@contextmanager
-def database(kind: str, workdir: str) -> Iterator[str]:
-    if kind == "sqlite":
-        yield f"sqlite:///{workdir}/bench.db"
-        return
-    name = f"ratecard_bench_{secrets.token_hex(5)}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def seed(base: str, url: str, rows: int) -> str:

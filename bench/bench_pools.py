@@ -20,29 +20,22 @@ import argparse
 import asyncio
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
 import httpx
 import psutil
-from sqlalchemy import create_engine, text
+from support import database, free_port, postgres_running
 
 # Generated like `ratecard keys create` makes them: the server refuses weaker admin keys.
 KEY = "rc_4f0c2d9a8e7b61f3a5c9d0e2b4f6a8c1d3e5f7091b2c4d6e8fa0b1c2d3e4f5a6"
 TARGET = 10.0
-PG_ADMIN_URL = os.environ.get(
-    "RATECARD_TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-)
 # (family, models): each pool is one base model and the ft: models built on it.
 POOLS = [
     ("gpt-3.5-turbo", ["gpt-3.5-turbo", "ft:gpt-3.5-turbo-0613:acme::abc123"]),
@@ -55,37 +48,6 @@ POOLS_VIEW = "GET /v1/usage/pools"
 # For scale: the same route for an organisation with no pools, i.e. what authentication, the
 # session and the framework cost before the view does any work of its own.
 EMPTY_VIEW = "  same, org with no pools"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def postgres_running() -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", 5432), timeout=0.5):
-            return True
-    except OSError:
-        return False
-
-
-@contextmanager
-def database(kind: str, workdir: str) -> Iterator[str]:
-    if kind == "sqlite":
-        yield f"sqlite:///{workdir}/bench.db"
-        return
-    name = f"ratecard_bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 async def drive(base: str, path: str, seconds: float, concurrency: int) -> int:

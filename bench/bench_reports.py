@@ -17,28 +17,25 @@ import argparse
 import os
 import random
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import httpx
 import psutil
-from sqlalchemy import create_engine, insert, text
+from sqlalchemy import insert, text
+from support import free_port, fresh_postgres, postgres_running
 
 from service.db import create_db_engine, migrate
 from service.jobs.models import Job, to_micros
 
-KEY = "rc_bench_admin_key_0123456789abcdef"
-PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+KEY = "rc_ea05e7e30d87cd98669fcd0fe3cd384f5c5406d53b0cb123e6bd206df925b06d"
 TARGET_MS = 100.0
 STATUSES = ["succeeded"] * 6 + ["failed", "cancelled", "running", "queued", "launch_failed", "lost"]
 MODELS = [
@@ -50,34 +47,6 @@ MODELS = [
 ]
 YEAR = datetime(2026, 1, 1, tzinfo=UTC)
 QUERY = {"from": "2026-01-01", "to": "2026-12-31"}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def postgres_up() -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", 5432), timeout=0.5):
-            return True
-    except OSError:
-        return False
-
-
-@contextmanager
-def fresh_postgres() -> Iterator[str]:
-    name = f"ratecard_bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def job_rows(n: int, rng: random.Random) -> Iterator[dict[str, Any]]:
@@ -258,7 +227,7 @@ def main() -> None:
             shutil.rmtree(folder, ignore_errors=True)
         if args.no_postgres:
             continue
-        if not postgres_up():
+        if not postgres_running():
             print("\nPostgreSQL: not running at 127.0.0.1:5432, skipped")
             continue
         with fresh_postgres() as url:

@@ -23,7 +23,6 @@ import asyncio
 import json
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -34,6 +33,7 @@ from dataclasses import dataclass
 import aiohttp
 import httpx
 import psutil
+from support import free_port
 
 KEY = "rc_b2593adef47b1e7fa592f2dcc8c223d9cd97b8253aba992f49c2b158a7e8ecde"
 BODY = {
@@ -45,12 +45,6 @@ GOAL_CLIENTS = 32
 GOAL_P99_MS = 50.0
 GOAL_RPS = 500.0
 ESTIMATE = "POST /v1/estimates/inference"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass(frozen=True)

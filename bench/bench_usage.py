@@ -38,7 +38,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
-from sqlalchemy import create_engine, insert, text  # noqa: E402
+from sqlalchemy import insert, text  # noqa: E402
+from support import fresh_postgres, postgres_running  # noqa: E402
 
 from service.app import create_app  # noqa: E402
 from service.db import session_scope  # noqa: E402
@@ -48,9 +49,6 @@ from service.usage.schemas import UsageEventIn  # noqa: E402
 from service.usage.store import BUCKETS, REQUEST_IDS  # noqa: E402
 
 ADMIN = "rc_394e5e1894b777da03c493a35a4447105a9ae6b24a9cfefcac737660e8c59116"
-PG_ADMIN_URL = os.environ.get(
-    "RATECARD_TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-)
 MODELS = [
     "gpt-3.5-turbo-0125",
     "ft:gpt-3.5-turbo-0613:acme::aaa111",
@@ -79,24 +77,8 @@ def database(kind: str) -> Iterator[str]:
         with tempfile.TemporaryDirectory(prefix="ratecard-bench-") as folder:
             yield f"sqlite:///{folder}/bench.db"
         return
-    name = f"ratecard_bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
-def postgres_running() -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", 5432), timeout=0.5):
-            return True
-    except OSError:
-        return False
+    with fresh_postgres() as url:
+        yield url
 
 
 def seed_history(engine: Any, *, events: int, end: int, start_id: int) -> int:
