@@ -87,13 +87,3 @@ class CostImport(SQLModel, table=True):
     finished_at: datetime | None = Field(
         default=None, sa_column=Column(UTCDateTime(), nullable=True)
     )
-
-
-class BillingLease(SQLModel, table=True):
-    """Which replica runs the scheduled import now (taken with one conditional UPDATE)."""
-
-    __tablename__ = "billing_lease"
-
-    name: str = Field(primary_key=True, max_length=50)
-    holder: str = Field(max_length=200)
-    expires_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))

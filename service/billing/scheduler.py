@@ -1,7 +1,7 @@
 """The scheduled costs import: one importer across replicas, then the summaries that are due.
 
-Every replica runs this loop; only the holder of the ``billing_lease`` row imports (taken and
-renewed with one conditional UPDATE, as the job watcher's lease), so several replicas on one
+Every replica runs this loop; only the holder of the ``costs-import`` lease imports
+(service.leases, shared with the job watcher and the usage import), so several replicas on one
 PostgreSQL database never import at once. A holder that dies stops renewing and is replaced once
 the lease lapses. The import itself is idempotent, so an overlap after a lapse would only repeat
 work, never double a figure. A refused admin key is a setup error: logged once per run, never
@@ -14,18 +14,16 @@ import logging
 import os
 import socket
 import uuid
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from fastapi import FastAPI
-from sqlalchemy import insert, or_, update
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
 
 from service.billing import summary
 from service.billing.importer import AdminKeyRefused, run_import
-from service.billing.models import BillingLease
 from service.db import session_scope
 from service.errors import ServiceError
+from service.leases import take_lease
 from service.periodic import PeriodicThread
 from service.settings import Settings
 from service.types import utcnow
@@ -48,32 +46,14 @@ class CostsImporter(PeriodicThread):
 
     def acquire_lease(self, now: datetime | None = None) -> bool:
         """Take or renew the lease; True while this replica holds it."""
-        now = now or utcnow()
         # Two intervals: a run that takes a while still renews before anyone may take over.
-        expires = now + timedelta(seconds=2 * self._interval)
-        lease = BillingLease.__table__  # type: ignore[attr-defined]
-        with self._engine.begin() as conn:
-            taken = (
-                conn.execute(
-                    update(lease)
-                    .where(
-                        lease.c.name == LEASE_NAME,
-                        or_(lease.c.holder == self.holder, lease.c.expires_at < now),
-                    )
-                    .values(holder=self.holder, expires_at=expires)
-                ).rowcount
-                == 1
-            )
-        if taken:
-            return True
-        try:
-            with self._engine.begin() as conn:
-                conn.execute(
-                    insert(lease).values(name=LEASE_NAME, holder=self.holder, expires_at=expires)
-                )
-            return True
-        except IntegrityError:
-            return False  # another replica holds it
+        return take_lease(
+            self._engine,
+            name=LEASE_NAME,
+            holder=self.holder,
+            now=now or utcnow(),
+            seconds=2 * self._interval,
+        )
 
     def tick(self) -> bool:
         """One scheduled run: import, then publish due summaries. False when not the holder."""

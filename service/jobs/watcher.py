@@ -32,17 +32,17 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import case, insert, or_, update
+from sqlalchemy import or_
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
 from service.db import session_scope
 from service.jobs.gateway import OpenAIGateway
-from service.jobs.models import LAUNCH_UNKNOWN, LAUNCHING, Job, WatcherLease
+from service.jobs.models import LAUNCH_UNKNOWN, LAUNCHING, Job
 from service.jobs.service import FINISHED_STATUSES, is_finished
 from service.jobs.watch_poll import TickReport, Unconfirmed, Watched, poll
 from service.jobs.watch_record import record
+from service.leases import release_lease, take_lease
 from service.settings import Settings
 from service.types import utcnow
 
@@ -90,62 +90,22 @@ class JobWatcher:
     # ------------------------------------------------------------------------------ lease
 
     def acquire_lease(self) -> bool:
-        """Take or renew the lease with one conditional UPDATE; True while this watcher holds it."""
-        now = self.clock()
-        expires = now + timedelta(seconds=self.settings.watcher_lease_seconds)
-        lease = WatcherLease.__table__  # type: ignore[attr-defined]
-        with self.engine.begin() as conn:
-            taken = (
-                conn.execute(
-                    update(lease)
-                    .where(
-                        lease.c.name == LEASE_NAME,
-                        or_(lease.c.holder == self.holder, lease.c.expires_at < now),
-                    )
-                    .values(
-                        holder=self.holder,
-                        expires_at=expires,
-                        acquired_at=case(
-                            (lease.c.holder == self.holder, lease.c.acquired_at), else_=now
-                        ),
-                    )
-                ).rowcount
-                == 1
-            )
-        if not taken and not self._lease_row_exists():
-            try:
-                with self.engine.begin() as conn:
-                    conn.execute(
-                        insert(lease).values(
-                            name=LEASE_NAME, holder=self.holder, expires_at=expires, acquired_at=now
-                        )
-                    )
-                taken = True
-            except IntegrityError:
-                taken = False
+        """Take or renew the lease; True while this watcher holds it."""
+        taken = take_lease(
+            self.engine,
+            name=LEASE_NAME,
+            holder=self.holder,
+            now=self.clock(),
+            seconds=self.settings.watcher_lease_seconds,
+        )
         if taken != self._holding:
             log.info("job watcher %s %s the lease", self.holder, "took" if taken else "lost")
         self._holding = taken
         return taken
 
-    def _lease_row_exists(self) -> bool:
-        with session_scope(self.engine) as session:
-            return session.get(WatcherLease, LEASE_NAME) is not None
-
     def release_lease(self) -> None:
         """Let another watcher take over at once (graceful stop)."""
-        lease = WatcherLease.__table__  # type: ignore[attr-defined]
-        try:
-            with self.engine.begin() as conn:
-                conn.execute(
-                    update(lease)
-                    .where(lease.c.name == LEASE_NAME, lease.c.holder == self.holder)
-                    .values(expires_at=datetime(2000, 1, 1, tzinfo=UTC))
-                )
-        except Exception:
-            log.exception(
-                "job watcher %s could not release its lease; it lapses on its own", self.holder
-            )
+        release_lease(self.engine, name=LEASE_NAME, holder=self.holder)
         self._holding = False
 
     # ------------------------------------------------------------------------------- tick

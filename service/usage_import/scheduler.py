@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import insert, or_, update
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
 
-from service.jobs.models import WatcherLease
 from service.jobs.watcher import default_holder
+from service.leases import release_lease, take_lease
 from service.settings import Settings
 from service.types import utcnow
 from service.usage_import.service import NOT_CONFIGURED, run_import
@@ -53,45 +51,16 @@ class UsageImporter:
         return max(2 * self.settings.usage_import_interval_seconds, 60.0)
 
     def acquire_lease(self) -> bool:
-        now = self.clock()
-        expires = now + timedelta(seconds=self.lease_seconds)
-        lease = WatcherLease.__table__  # type: ignore[attr-defined]
-        with self.engine.begin() as conn:
-            taken = (
-                conn.execute(
-                    update(lease)
-                    .where(
-                        lease.c.name == LEASE_NAME,
-                        or_(lease.c.holder == self.holder, lease.c.expires_at < now),
-                    )
-                    .values(holder=self.holder, expires_at=expires, acquired_at=now)
-                ).rowcount
-                == 1
-            )
-        if taken:
-            return True
-        try:
-            with self.engine.begin() as conn:
-                conn.execute(
-                    insert(lease).values(
-                        name=LEASE_NAME, holder=self.holder, expires_at=expires, acquired_at=now
-                    )
-                )
-        except IntegrityError:
-            return False  # another replica holds it
-        return True
+        return take_lease(
+            self.engine,
+            name=LEASE_NAME,
+            holder=self.holder,
+            now=self.clock(),
+            seconds=self.lease_seconds,
+        )
 
     def release_lease(self) -> None:
-        lease = WatcherLease.__table__  # type: ignore[attr-defined]
-        try:
-            with self.engine.begin() as conn:
-                conn.execute(
-                    update(lease)
-                    .where(lease.c.name == LEASE_NAME, lease.c.holder == self.holder)
-                    .values(expires_at=datetime(2000, 1, 1, tzinfo=UTC))
-                )
-        except Exception:
-            log.exception("usage importer could not release its lease; it lapses on its own")
+        release_lease(self.engine, name=LEASE_NAME, holder=self.holder)
 
     def tick(self) -> dict[str, Any] | None:
         """One scheduled run if this replica holds the lease; None when another one does."""

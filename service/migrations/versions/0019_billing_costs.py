@@ -1,4 +1,4 @@
-"""billing: OpenAI's daily costs, their imports, the import lease, summary subscriptions
+"""billing: OpenAI's daily costs, their imports, summary subscriptions
 
 Revision ID: 0019_billing_costs
 Revises: 0004_alerts
@@ -51,12 +51,6 @@ def upgrade() -> None:
         sa.Column("started_at", TS, nullable=False, index=True),
         sa.Column("finished_at", TS, nullable=True),
     )
-    op.create_table(
-        "billing_lease",
-        sa.Column("name", sa.String(50), primary_key=True),
-        sa.Column("holder", sa.String(200), nullable=False),
-        sa.Column("expires_at", TS, nullable=False),
-    )
     # The reconciliation summary is an alert subscription that follows a period.
     with op.batch_alter_table("alert_subscriptions") as batch:
         batch.add_column(sa.Column("follows_period", sa.String(10), nullable=True))
@@ -65,7 +59,6 @@ def upgrade() -> None:
 def downgrade() -> None:
     with op.batch_alter_table("alert_subscriptions") as batch:
         batch.drop_column("follows_period")
-    op.drop_table("billing_lease")
     op.drop_table("billing_imports")
     op.drop_index("ix_billing_cost_lines_model_day", table_name="billing_cost_lines")
     op.drop_table("billing_cost_lines")
