@@ -83,6 +83,31 @@ def test_inference__unpublished_tier_is_unknown_not_zero():
         inference("gpt-6-luna", Workload(100, 100, 1), tier="turbo")
 
 
+def test_inference__fine_tuned_gpt_4o_mini_batch_bills_cached_tokens_at_0_075():
+    # Reference section 4c: ft:gpt-4o-mini Batch $0.15 input, $0.075 cached, $0.60 output.
+    workload = Workload(2000, 300, 10, cached_prompt_tokens=1200)
+    for as_of in (date(2024, 10, 1), date(2025, 6, 1), TODAY):
+        e = inference("ft:gpt-4o-mini-2024-07-18:acme::x", workload, tier="batch", as_of=as_of)
+        assert e.usd_per_1m_cached_input_tokens == D("0.075")
+        expected = (800 * D("0.15") + 1200 * D("0.075") + 300 * D("0.60")) / 10**6
+        assert (e.tier, e.cost_per_request_usd) == ("batch", expected)
+        assert e.cost_per_day_usd == expected * 10
+
+
+@pytest.mark.parametrize(
+    ("tier", "unknown_field"),
+    [("standard", "usd_per_1m_ft_cached_input_tokens"), ("batch", "usd_per_1m_ft_batch_")],
+)
+def test_inference__fine_tuned_cached_tokens_are_unknown_before_prompt_caching(tier, unknown_field):
+    # Prompt caching launched on 2024-10-01: the day before, no fine-tuned cached price on either
+    # tier, so cached tokens are a clear unknown (a 422 from the API), never billed at zero.
+    workload = Workload(2000, 300, 1, cached_prompt_tokens=1200)
+    with pytest.raises(UnknownPriceError) as raised:
+        inference("ft:gpt-4o-mini-2024-07-18:acme::x", workload, tier=tier, as_of=date(2024, 9, 30))
+    assert (raised.value.model, raised.value.version) == ("gpt-4o-mini-2024-07-18", "2024-09-12")
+    assert raised.value.field.startswith(unknown_field)
+
+
 def test_inference__fine_tuned_model_warns_of_its_shutdown():
     e = inference("ft:gpt-4o-mini-2024-07-18:acme::x", Workload(1000, 100, 1))
     assert e.warnings == (

@@ -11,6 +11,8 @@ from pricing.catalogue import load_catalogue
 from pricing.history import PublishedChanges, merge_history
 from pricing.prices import PriceVersion, load_builtin_price_book
 
+FT_BATCH_CACHED = "usd_per_1m_ft_batch_cached_input_tokens"
+
 
 @pytest.fixture(scope="module")
 def book():
@@ -67,6 +69,16 @@ def price(book, name: str, as_of: str, field: str) -> D | None:
         ("davinci-002", "2024-06-01", "usd_per_1m_ft_batch_input_tokens", "6.00"),
         ("babbage-002", "2024-06-01", "usd_per_1m_ft_batch_output_tokens", "0.90"),
         ("gpt-3.5-turbo-0125", "2024-06-01", "usd_per_1m_ft_batch_output_tokens", "3.00"),
+        # Fine-tuned Batch cached input as OpenAI's table lists it (section 4c; 9.4 for the
+        # gpt-4o and gpt-4.1 rows that are not half the cached price), from prompt caching's
+        # launch on 2024-10-01 or the fine-tune's own, whichever is later.
+        ("ft:gpt-4o-mini-2024-07-18:acme::x", "2024-10-01", FT_BATCH_CACHED, "0.075"),
+        ("ft:gpt-4o-mini-2024-07-18:acme::x", "2026-12-06", FT_BATCH_CACHED, "0.075"),
+        ("ft:gpt-4o-2024-08-06:acme::x", "2024-10-01", FT_BATCH_CACHED, "0.90"),
+        ("ft:gpt-4.1-2025-04-14:acme::x", "2025-04-14", FT_BATCH_CACHED, "0.50"),
+        ("ft:gpt-4.1-mini-2025-04-14:acme::x", "2026-12-06", FT_BATCH_CACHED, "0.10"),
+        ("ft:gpt-4.1-nano-2025-04-14:acme::x", "2025-05-07", FT_BATCH_CACHED, "0.025"),
+        ("ft:o4-mini-2025-04-16:acme::x", "2026-12-06", FT_BATCH_CACHED, "0.50"),
     ],
 )
 def test_history__reference_figures(book, name, as_of, field, expected):
@@ -83,6 +95,13 @@ def test_history__reference_figures(book, name, as_of, field, expected):
         ("gpt-5-pro", "2026-01-01", "usd_per_1m_cached_input_tokens"),
         ("gpt-4.1", "2026-12-06", "usd_per_1m_flex_input_tokens"),
         ("davinci-002", "2024-04-14", "usd_per_1m_ft_batch_input_tokens"),
+        # No cached price of any kind before prompt caching (2024-10-01), and none for the
+        # fine-tunes whose rows in section 4c have no cached column.
+        ("ft:gpt-4o-mini-2024-07-18:acme::x", "2024-09-30", FT_BATCH_CACHED),
+        ("ft:gpt-4o-2024-08-06:acme::x", "2024-09-30", FT_BATCH_CACHED),
+        ("ft:gpt-3.5-turbo-0125:acme::x", "2026-12-06", FT_BATCH_CACHED),
+        ("ft:davinci-002:acme::x", "2026-12-06", FT_BATCH_CACHED),
+        ("ft:babbage-002:acme::x", "2026-12-06", FT_BATCH_CACHED),
     ],
 )
 def test_history__unpublished_prices_stay_unknown(book, name, as_of, field):
