@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 from pydantic import ValidationError
+from sqlmodel import Session
 
 from service.deps import ReadKey, SessionDep, SettingsDep
 from service.errors import InvalidInput
@@ -17,9 +19,11 @@ from service.planning import export, service
 from service.planning.inventory import build_inventory
 from service.planning.schemas import RECOMMENDED, InventoryOut, PlanIn, PlanOut, Tier
 from service.planning.traffic import DEFAULT_DAYS, MAX_DAYS
+from service.settings import Settings
 from service.usage.names import default_org
 
 router = APIRouter(tags=["planning"])
+Route = TypeVar("Route", bound=Callable[..., Any])
 
 
 def planning_now() -> datetime:
@@ -39,29 +43,77 @@ Models = Annotated[
 ]
 
 
-@router.get(
-    "/v1/planning/fine-tuned-models",
-    response_model=InventoryOut,
-    summary="Every fine-tuned model of the organisation, by days left before its base shuts down",
-)
-def list_fine_tuned(
-    session: SessionDep,
-    settings: SettingsDep,
-    _: ReadKey,
-    now: NowDep,
-    org: Org = None,
-    days: Days = DEFAULT_DAYS,
-    openai: AskOpenAI = True,
-) -> InventoryOut:
-    inventory = build_inventory(
-        session,
-        org=org or default_org(settings),
-        now=now,
-        days=days,
-        settings=settings,
-        ask_openai=openai,
-    )
-    return service.inventory_out(session, inventory)
+@dataclass(frozen=True)
+class Planning:
+    """What every planning route works with: a read key checked, the session, the settings,
+    the planning clock and the organisation (the configured one unless the query names one)."""
+
+    session: Session
+    settings: Settings
+    now: datetime
+    org: str
+
+    def inventory(self, *, days: int, ask_openai: bool) -> InventoryOut:
+        inventory = build_inventory(
+            self.session,
+            org=self.org,
+            now=self.now,
+            days=days,
+            settings=self.settings,
+            ask_openai=ask_openai,
+        )
+        return service.inventory_out(self.session, inventory)
+
+    def plan(self, name: str, request: PlanIn) -> PlanOut:
+        return service.plan(
+            self.session,
+            name=name,
+            request=request,
+            org=self.org,
+            now=self.now,
+            settings=self.settings,
+        )
+
+    def plan_all(self, request: PlanIn, *, ask_openai: bool) -> list[PlanOut]:
+        return service.plan_all(
+            self.session,
+            request=request,
+            org=self.org,
+            now=self.now,
+            settings=self.settings,
+            ask_openai=ask_openai,
+        )
+
+    def csv(self, plans: list[PlanOut], stem: str) -> Response:
+        filename = f"{stem}-{self.now.date().isoformat()}.csv"
+        return Response(
+            export.plans_csv(plans),
+            media_type="text/csv",
+            headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+        )
+
+
+def planning(
+    session: SessionDep, settings: SettingsDep, _: ReadKey, now: NowDep, org: Org = None
+) -> Planning:
+    return Planning(session, settings, now, org or default_org(settings))
+
+
+PlanningDep = Annotated[Planning, Depends(planning)]
+
+
+# A route's own query parameters come before its dependencies' in the OpenAPI document; these
+# are dependencies so that ``org`` (from PlanningDep, declared first) stays the first one.
+def traffic_days(days: Days = DEFAULT_DAYS) -> int:
+    return days
+
+
+def ask_openai(openai: AskOpenAI = True) -> bool:
+    return openai
+
+
+DaysDep = Annotated[int, Depends(traffic_days)]
+AskOpenAIDep = Annotated[bool, Depends(ask_openai)]
 
 
 def _plan_in(
@@ -129,28 +181,31 @@ def plan_from_query(
 PlanQuery = Annotated[PlanIn, Depends(plan_from_query)]
 
 
+def csv_route(path: str, *, summary: str) -> Callable[[Route], Route]:
+    return router.get(
+        path,
+        summary=summary,
+        response_class=Response,
+        responses={200: {"content": {"text/csv": {}}}},
+    )
+
+
+@router.get(
+    "/v1/planning/fine-tuned-models",
+    response_model=InventoryOut,
+    summary="Every fine-tuned model of the organisation, by days left before its base shuts down",
+)
+def list_fine_tuned(planning: PlanningDep, days: DaysDep, openai: AskOpenAIDep) -> InventoryOut:
+    return planning.inventory(days=days, ask_openai=openai)
+
+
 @router.get(
     "/v1/planning/fine-tuned-models/{name}/scenarios",
     response_model=PlanOut,
     summary="Migration scenarios of one fine-tuned model, from query parameters",
 )
-def scenarios_get(
-    name: str,
-    request: PlanQuery,
-    session: SessionDep,
-    settings: SettingsDep,
-    _: ReadKey,
-    now: NowDep,
-    org: Org = None,
-) -> PlanOut:
-    return service.plan(
-        session,
-        name=name,
-        request=request,
-        org=org or default_org(settings),
-        now=now,
-        settings=settings,
-    )
+def scenarios_get(name: str, planning: PlanningDep, request: PlanQuery) -> PlanOut:
+    return planning.plan(name, request)
 
 
 @router.post(
@@ -158,76 +213,21 @@ def scenarios_get(
     response_model=PlanOut,
     summary="Migration scenarios of one fine-tuned model, each scenario with its own settings",
 )
-def scenarios_post(
-    name: str,
-    request: PlanIn,
-    session: SessionDep,
-    settings: SettingsDep,
-    _: ReadKey,
-    now: NowDep,
-    org: Org = None,
-) -> PlanOut:
-    return service.plan(
-        session,
-        name=name,
-        request=request,
-        org=org or default_org(settings),
-        now=now,
-        settings=settings,
-    )
+def scenarios_post(name: str, planning: PlanningDep, request: PlanIn) -> PlanOut:
+    return planning.plan(name, request)
 
 
-def _csv(body: str, filename: str) -> Response:
-    return Response(
-        body,
-        media_type="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-    )
-
-
-@router.get(
+@csv_route(
     "/v1/planning/fine-tuned-models/{name}/scenarios.csv",
     summary="Migration scenarios of one fine-tuned model as CSV",
-    response_class=Response,
-    responses={200: {"content": {"text/csv": {}}}},
 )
-def scenarios_csv(
-    name: str,
-    request: PlanQuery,
-    session: SessionDep,
-    settings: SettingsDep,
-    _: ReadKey,
-    now: NowDep,
-    org: Org = None,
-) -> Response:
-    plan = service.plan(
-        session,
-        name=name,
-        request=request,
-        org=org or default_org(settings),
-        now=now,
-        settings=settings,
-    )
-    return _csv(export.plans_csv([plan]), f"migration-{now.date().isoformat()}.csv")
+def scenarios_csv(name: str, planning: PlanningDep, request: PlanQuery) -> Response:
+    return planning.csv([planning.plan(name, request)], "migration")
 
 
-@router.get(
+@csv_route(
     "/v1/planning/scenarios.csv",
     summary="Migration scenarios of every fine-tuned model as CSV, for finance",
-    response_class=Response,
-    responses={200: {"content": {"text/csv": {}}}},
 )
-def all_scenarios_csv(
-    request: PlanQuery,
-    session: SessionDep,
-    settings: SettingsDep,
-    _: ReadKey,
-    now: NowDep,
-    org: Org = None,
-    openai: AskOpenAI = True,
-) -> Response:
-    org = org or default_org(settings)
-    plans = service.plan_all(
-        session, request=request, org=org, now=now, settings=settings, ask_openai=openai
-    )
-    return _csv(export.plans_csv(plans), f"migration-all-{now.date().isoformat()}.csv")
+def all_scenarios_csv(planning: PlanningDep, openai: AskOpenAIDep, request: PlanQuery) -> Response:
+    return planning.csv(planning.plan_all(request, ask_openai=openai), "migration-all")

@@ -167,6 +167,10 @@ def test_scenarios__csv_has_one_row_per_scenario(env: PlanningEnv) -> None:
 
     assert r.status_code == 200, r.text
     assert r.headers["content-type"].startswith("text/csv")
+    assert r.headers["content-disposition"] == 'attachment; filename="migration-2026-12-07.csv"'
+    assert everything.headers["content-disposition"] == (
+        'attachment; filename="migration-all-2026-12-07.csv"'
+    )
     rows = list(csv.DictReader(io.StringIO(r.text)))
     assert [(row["scenario"], row["cost_per_month_usd"], row["fits"]) for row in rows] == [
         ("gpt-6-luna", "0.03", ""),
