@@ -101,9 +101,7 @@ def spend_report(
     kind: KindQuery = None,
 ) -> KindSpendReport:
     start, end = _range(date_from, date_to)
-    return spend.spend_by_kind(
-        session, date_from=start, date_to=end, group_by=group_by, kind=kind
-    )
+    return spend.spend_by_kind(session, date_from=start, date_to=end, group_by=group_by, kind=kind)
 
 
 @router.get(
