@@ -197,6 +197,9 @@ def spend_by_kind(
     sorted by group then kind; ``kind`` keeps one kind only."""
     if date_from > date_to:
         raise InvalidInput(f"`from` ({date_from}) is after `to` ({date_to})", code="bad_range")
+    if date_to >= date.max:
+        # The range ends at the start of the day after `to`, which does not exist.
+        raise InvalidInput(f"`to` must be before {date.max}", code="bad_range")
     kinds = KINDS if kind is None else (kind,)
     reference = load_reference(session)
     cells: dict[Key, _Cell] = {}

@@ -237,6 +237,7 @@ def test_spend__csv_has_the_rows_and_totals_of_the_report(reports) -> None:
         ({"kind": "batch"}, "kind"),
         ({"from": "yesterday"}, "from"),
         ({"from": "2025-04-01", "to": "2025-03-01"}, "after"),
+        ({"to": "9999-12-31"}, "before"),
     ],
 )
 def test_spend__bad_input_is_a_422_problem(reports, params, needle) -> None:
