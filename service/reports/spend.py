@@ -25,7 +25,7 @@ from sqlmodel import Session, col, select
 
 from pricing.errors import PricingError
 from pricing.money import format_usd
-from service.billing.computed import computed_figures
+from service.billing.computed import usage_figures
 from service.billing.lineitems import split_line_item
 from service.billing.models import CostLine
 from service.errors import InvalidInput
@@ -106,12 +106,10 @@ def _inference(
     date_to: date,
     group_by: GroupBy,
 ) -> None:
-    figures = computed_figures(
+    figures = usage_figures(
         session, reference=reference, start=date_from, end=date_to + timedelta(days=1)
     )
-    for (day, model, kind, _, fine_tuned), computed in figures.items():
-        if kind != "inference":
-            continue  # its training figures are the finished jobs': the report has its own
+    for (day, model, _, _, fine_tuned), computed in figures.items():
         label = {
             "month": day.strftime("%Y-%m"),
             "team": NO_TEAM,
