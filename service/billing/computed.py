@@ -141,5 +141,15 @@ def computed_figures(
     return out
 
 
+def usage_figures(
+    session: Session, *, reference: Reference, start: date, end: date
+) -> dict[Key, Computed]:
+    """Ratecard's inference figures for ``[start, end)``, without the jobs: the spend report
+    prices usage exactly as the reconciliation does, and reads its training from the jobs."""
+    out: dict[Key, Computed] = {}
+    _usage(session, reference, start, end, out)
+    return out
+
+
 def days(start: date, end: date) -> list[date]:
     return [start + timedelta(days=n) for n in range((end - start).days)]

@@ -7,8 +7,8 @@ from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
 from service.deps import ReadKey, SessionDep
-from service.reports import service
-from service.reports.schemas import SpendReport
+from service.reports import service, spend, spend_csv
+from service.reports.schemas import KindSpendReport, SpendKind, SpendReport
 from service.types import IsoDate
 
 router = APIRouter(tags=["reports"])
@@ -68,4 +68,62 @@ def training_spend_csv(
         service.to_csv(report),
         media_type="text/csv",
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+SpendGroupBy = Annotated[spend.GroupBy, Query(description="month | team | model | kind")]
+KindQuery = Annotated[
+    SpendKind | None, Query(description="training | inference; default both, a row per kind")
+]
+
+
+@router.get(
+    "/v1/reports/spend",
+    response_model=KindSpendReport,
+    response_model_by_alias=True,
+    summary="Spend by month, team, model or kind: estimated, actual and billed side by side",
+    description=(
+        "Training: jobs created in the range, actual where OpenAI reported the trained tokens, "
+        "the launch estimate otherwise (as `/v1/reports/training-spend`). Inference: reported "
+        "and imported usage, counted once per day and model (the larger figure), at the price "
+        "in force each day; not estimated (`estimated_usd` null); `actual_usd` null where some "
+        "traffic has no price (`unpriced` names the models). Inference has no team: it is "
+        "grouped under `(no team)`. Billed: OpenAI's Costs API line items of each kind, where "
+        "imported. Money is a decimal string."
+    ),
+)
+def spend_report(
+    session: SessionDep,
+    _: ReadKey,
+    date_from: From = None,
+    date_to: To = None,
+    group_by: SpendGroupBy = "month",
+    kind: KindQuery = None,
+) -> KindSpendReport:
+    start, end = _range(date_from, date_to)
+    return spend.spend_by_kind(session, date_from=start, date_to=end, group_by=group_by, kind=kind)
+
+
+@router.get(
+    "/v1/reports/spend.csv",
+    summary="Spend by kind as CSV",
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {}}}},
+)
+def spend_report_csv(
+    session: SessionDep,
+    _: ReadKey,
+    date_from: From = None,
+    date_to: To = None,
+    group_by: SpendGroupBy = "month",
+    kind: KindQuery = None,
+) -> Response:
+    start, end = _range(date_from, date_to)
+    report = spend.spend_by_kind(
+        session, date_from=start, date_to=end, group_by=group_by, kind=kind
+    )
+    return Response(
+        spend_csv.to_csv(report),
+        media_type="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{spend_csv.filename(report)}"'},
     )

@@ -18,6 +18,9 @@ from service.prices.router import diff as price_diff
 from service.prices.router import list_versions as price_versions
 from service.prices.router import prices_as_of
 from service.reports.service import default_range, to_csv, training_spend
+from service.reports.spend import spend_by_kind
+from service.reports.spend_csv import filename as spend_csv_name
+from service.reports.spend_csv import to_csv as spend_to_csv
 from service.types import utcnow
 from service.usage.history import history as pool_history
 from service.usage.names import default_org
@@ -49,6 +52,9 @@ __all__ = [
     "price_diff",
     "price_versions",
     "prices_as_of",
+    "spend_by_kind",
+    "spend_csv_name",
+    "spend_to_csv",
     "to_csv",
     "to_out",
     "training_spend",

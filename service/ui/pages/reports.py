@@ -6,19 +6,27 @@ import logging
 from datetime import date
 from decimal import Decimal
 from typing import Annotated, Literal
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request, Response
 
 from pricing.errors import PricingError
 from service.deps import SessionDep
+from service.reports.schemas import SpendKind
 from service.ui import sources
-from service.ui.charts import Series, bar_chart, hbar_chart
+from service.ui.charts import Series, hbar_chart
+from service.ui.spend_view import kind_charts
 from service.ui.web import ReadSession, UiRoute, render
 
 log = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False, route_class=UiRoute)  # under /ui
-GroupBy = Literal["month", "team", "model"]
+GroupBy = Literal["month", "team", "model", "kind"]
+KindFilter = Literal["all", "training", "inference"]
 MAX_DIFF_BARS = 16  # a readable chart; the table below it lists every change
+
+
+def _kind(kind: KindFilter) -> SpendKind | None:
+    return None if kind == "all" else kind
 
 
 # --- spend -----------------------------------------------------------------------------------
@@ -32,37 +40,27 @@ def spend(
     date_from: Annotated[date | None, Query(alias="from")] = None,
     date_to: Annotated[date | None, Query(alias="to")] = None,
     group_by: GroupBy = "month",
+    kind: KindFilter = "all",
 ) -> Response:
     # A dashboard opens on the year so far: one month is rarely a trend.
     end = date_to or sources.current_time().date()
     start = date_from or date(end.year, 1, 1)
-    report = sources.training_spend(session, date_from=start, date_to=end, group_by=group_by)
-    chart = bar_chart(
-        title=f"Training spend by {group_by}, USD",
-        categories=[r.group for r in report.rows],
-        series=[
-            Series("estimated", [Decimal(r.estimated_usd) for r in report.rows]),
-            Series("actual", [Decimal(r.actual_usd) for r in report.rows]),
-            # OpenAI's own figure, once its Costs API is imported (service/billing).
-            *(
-                [Series("billed", [Decimal(r.billed_usd or 0) for r in report.rows])]
-                if any(r.billed_usd is not None for r in report.rows)
-                else []
-            ),
-        ],
-        unit=" USD",
-        chart_id="spend-chart",
+    report = sources.spend_by_kind(
+        session, date_from=start, date_to=end, group_by=group_by, kind=_kind(kind)
     )
-    query = f"from={start.isoformat()}&to={end.isoformat()}&group_by={group_by}"
+    query = urlencode(
+        {"from": start.isoformat(), "to": end.isoformat(), "group_by": group_by, "kind": kind}
+    )
     return render(
         request,
         "spend.html",
         session=ui,
         report=report,
-        chart=chart,
+        charts=kind_charts(report),
         start=start,
         end=end,
         group_by=group_by,
+        kind=kind,
         csv_url=f"/ui/spend.csv?{query}",
     )
 
@@ -74,16 +72,16 @@ def spend_csv(
     date_from: Annotated[date, Query(alias="from")],
     date_to: Annotated[date, Query(alias="to")],
     group_by: GroupBy = "month",
+    kind: KindFilter = "all",
 ) -> Response:
-    report = sources.training_spend(
-        session, date_from=date_from, date_to=date_to, group_by=group_by
+    report = sources.spend_by_kind(
+        session, date_from=date_from, date_to=date_to, group_by=group_by, kind=_kind(kind)
     )
-    name = f"training-spend-{date_from.isoformat()}-{date_to.isoformat()}-by-{group_by}.csv"
     return Response(
-        sources.to_csv(report),
+        sources.spend_to_csv(report),
         media_type="text/csv",
         headers={
-            "Content-Disposition": f'attachment; filename="{name}"',
+            "Content-Disposition": f'attachment; filename="{sources.spend_csv_name(report)}"',
             "Cache-Control": "no-store",
         },
     )

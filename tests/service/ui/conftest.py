@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import httpx
@@ -14,8 +14,11 @@ from fastapi import FastAPI
 from starlette.testclient import TestClient
 
 from service.auth.service import create_key
+from service.billing.models import CostLine
 from service.db import session_scope
 from service.jobs.models import Job
+from service.usage.models import UsageBucket
+from service.usage_import.models import ImportedUsage
 from tests.service.conftest import ADMIN_SECRET, build_app
 
 THIS_YEAR = datetime.now(UTC).year
@@ -90,4 +93,54 @@ def dashboard(sqlite_url: str, tmp_path) -> Iterator[Dashboard]:
     yield Dashboard(app)
 
 
-__all__ = ["ADMIN_SECRET", "Dashboard", "form_value", "new_key", "sign_in"]
+def cost_line(day: date, line_item: str, amount: str, **mapping: str) -> CostLine:
+    """A line of OpenAI's Costs API as the costs import stores it."""
+    return CostLine(
+        day=day, project_id="", line_item=line_item, currency="usd", amount=Decimal(amount),
+        model="gpt-4o-mini-2024-07-18", import_id=1, **mapping,
+    )  # fmt: skip
+
+
+def seed_inference(app: FastAPI, *, unpriced: bool = True) -> None:
+    """February: clients reported 400k in / 100k out of gpt-4o-mini, OpenAI's Usage API saw
+    1M in / 500k out of the same hour (counted once: 0.15 + 0.30), billed 0.45; on the 6th a
+    model the catalogue does not know (no price), unless ``unpriced`` is false."""
+    at = int(datetime(THIS_YEAR, 2, 5, 10, tzinfo=UTC).timestamp())
+    mini = "gpt-4o-mini-2024-07-18"
+    with session_scope(app.state.engine) as session:
+        session.add(
+            UsageBucket(
+                org="default", family="gpt-4o-mini", bucket=at + 60, model=mini, tokens=500_000,
+                requests=3, prompt_tokens=400_000, completion_tokens=100_000,
+            )
+        )  # fmt: skip
+        imports = [(mini, at, 1_000_000, 500_000)]
+        if unpriced:
+            imports.append(("gpt-9-preview", at + 86_400, 1_000, 1_000))
+        for model, start, prompt, completion in imports:
+            session.add(
+                ImportedUsage(
+                    org="default", model=model, start=start, width=3600, project_id="",
+                    batch=False, service_tier="default", family="gpt-4o-mini", model_key=model,
+                    input_tokens=prompt, input_cached_tokens=0, output_tokens=completion,
+                    requests=10, imported_at=datetime(THIS_YEAR, 2, 7, tzinfo=UTC),
+                )
+            )  # fmt: skip
+        for component, amount in (("input", "0.15"), ("output", "0.30")):
+            session.add(
+                cost_line(
+                    date(THIS_YEAR, 2, 5), f"{mini}, {component}", amount,
+                    kind="inference", component=component,
+                )
+            )  # fmt: skip
+
+
+__all__ = [
+    "ADMIN_SECRET",
+    "Dashboard",
+    "cost_line",
+    "form_value",
+    "new_key",
+    "seed_inference",
+    "sign_in",
+]

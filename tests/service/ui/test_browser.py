@@ -13,7 +13,7 @@ import pytest
 
 from tests.service.conftest import ADMIN_SECRET
 from tests.service.ui.browser import chromium, needs_browser, requested_urls, served
-from tests.service.ui.conftest import Dashboard, new_key
+from tests.service.ui.conftest import THIS_YEAR, Dashboard, new_key, seed_inference
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, needs_browser]
 
@@ -76,7 +76,7 @@ def test_browser__sign_in_and_the_spend_chart_draws_the_tables_numbers(
 
     assert urlparse(browser.current_url).path == "/ui/spend"
     table = table_rows(browser, "spend-table")
-    drawn = bars(browser, "spend-chart")
+    drawn = bars(browser, "spend-chart-training")
     assert set(table) == {f"{m[:4]}-01", f"{m[:4]}-02"} if (m := next(iter(table))) else False
     assert drawn == {
         (group, series): amount
@@ -93,7 +93,7 @@ def test_browser__sign_in_and_the_spend_chart_draws_the_tables_numbers(
         (r.get_attribute("data-category"), r.get_attribute("data-series")): float(
             r.get_attribute("height")
         )
-        for r in browser.find_elements("css selector", "#spend-chart rect.bar")
+        for r in browser.find_elements("css selector", "#spend-chart-training rect.bar")
     }
     ranked = sorted(drawn, key=drawn.__getitem__)
     assert [heights[k] for k in ranked] == sorted(heights.values())
@@ -113,12 +113,37 @@ def test_browser__a_filter_changes_the_url_and_the_data(site: str, browser: Any)
         "a": (Decimal("0.40"), Decimal("1.25")),
         "b": (Decimal(0), Decimal("2.10")),
     }
-    assert {c for c, _ in bars(browser, "spend-chart")} == {"a", "b"}
+    assert {c for c, _ in bars(browser, "spend-chart-training")} == {"a", "b"}
     # the URL is the view: opened afresh it shows the same thing
     shared = browser.current_url
     browser.get(site + "/ui/jobs")
     browser.get(shared)
     assert set(table_rows(browser, "spend-table")) == {"a", "b"}
+
+
+def test_browser__the_kind_filter_charts_inference_actual_beside_billed(
+    site: str, browser: Any, dashboard: Dashboard
+) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    seed_inference(dashboard.app, unpriced=False)
+    sign_in(browser, site, ADMIN_SECRET)
+    Select(browser.find_element(By.ID, "kind")).select_by_value("inference")
+    browser.find_element(By.ID, "apply").click()
+    wait_for(browser, lambda d: "kind=inference" in d.current_url)
+
+    month = f"{THIS_YEAR}-02"
+    # Reported and imported usage counted once, priced; OpenAI's bill beside it; no estimate.
+    assert bars(browser, "spend-chart-inference") == {
+        (month, "actual"): Decimal("0.45"),
+        (month, "billed"): Decimal("0.45"),
+    }
+    assert browser.find_elements(By.ID, "spend-chart-training") == []
+    [row] = browser.find_elements(By.CSS_SELECTOR, "#spend-table tbody tr[data-kind=inference]")
+    assert row.get_attribute("data-group") == month
+    assert row.find_element(By.CSS_SELECTOR, "td.estimated").text == "not estimated"
+    assert row.find_element(By.CSS_SELECTOR, "td.actual").text == "0.45"
 
 
 def test_browser__a_read_key_sees_jobs_but_its_launch_is_refused(

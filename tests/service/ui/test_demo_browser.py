@@ -53,7 +53,7 @@ def test_demo__a_new_user_signs_in_launches_and_sees_the_job_spend_and_pools(tmp
         driver.get(f"{base}/ui/spend?group_by=team")
         [(estimated, actual)] = table_rows(driver, "spend-table").values()
         assert actual > 0 and estimated == 0  # finished: the actual cost replaces the estimate
-        assert bars(driver, "spend-chart")[("demo", "actual")] == actual
+        assert bars(driver, "spend-chart-training")[("demo", "actual")] == actual
         driver.get(f"{base}/ui/pools")
         assert urlparse(driver.current_url).path == "/ui/pools"
         assert driver.find_elements(By.CSS_SELECTOR, "svg#pools-chart")
