@@ -17,7 +17,7 @@ from service.jobs.service import find_job, list_jobs, to_out
 from service.prices.router import diff as price_diff
 from service.prices.router import list_versions as price_versions
 from service.prices.router import prices_as_of
-from service.reports.service import default_range, to_csv, training_spend
+from service.reports.service import default_range
 from service.reports.spend import spend_by_kind
 from service.reports.spend_csv import filename as spend_csv_name
 from service.reports.spend_csv import to_csv as spend_to_csv
@@ -55,7 +55,5 @@ __all__ = [
     "spend_by_kind",
     "spend_csv_name",
     "spend_to_csv",
-    "to_csv",
     "to_out",
-    "training_spend",
 ]
