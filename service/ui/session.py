@@ -128,9 +128,7 @@ _RESUME = (
 )
 
 
-def resume(
-    session: Session, *, token: str | None, now: datetime, timeouts: Timeouts
-) -> UiSession:
+def resume(session: Session, *, token: str | None, now: datetime, timeouts: Timeouts) -> UiSession:
     """The session a cookie holds, read with its key's row as they are now."""
     if not token or len(token) > 200:
         raise NotAuthenticated("not signed in")

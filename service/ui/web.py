@@ -122,9 +122,7 @@ def timeouts(request: Request) -> ui_session.Timeouts:
     return ui_session.Timeouts.of(settings)
 
 
-def current_session(
-    request: Request, session: SessionDep, now: NowDep
-) -> ui_session.UiSession:
+def current_session(request: Request, session: SessionDep, now: NowDep) -> ui_session.UiSession:
     ui = ui_session.resume(
         session,
         token=request.cookies.get(ui_session.COOKIE),
