@@ -27,6 +27,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam, delete, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col
 
 from service.auth.models import ApiKey
@@ -77,7 +78,7 @@ def _csrf(token: str) -> str:
     return base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
 
 
-def _ended(*, now: datetime, timeouts: Timeouts) -> object:
+def _ended(*, now: datetime, timeouts: Timeouts) -> ColumnElement[bool]:
     return or_(
         col(UiSessionRow.expires_at) <= now,
         col(UiSessionRow.last_seen_at) <= now - timeouts.idle,
@@ -85,6 +86,25 @@ def _ended(*, now: datetime, timeouts: Timeouts) -> object:
             select(col(ApiKey.id)).where(col(ApiKey.revoked_at).is_not(None))
         ),
     )
+
+
+def prune(session: Session, *, now: datetime, timeouts: Timeouts) -> int:
+    """Delete the sessions nobody can use again (ended, or of a revoked key); how many.
+
+    Run at each sign-in: sign-ins are rare and the delete is indexed, so no janitor is needed.
+    A short transaction of its own, so a failure (or a lock another replica's prune holds) never
+    costs the sign-in more than a log line.
+    """
+    engine = session.get_bind().engine
+    try:
+        with write_transaction(engine) as connection:
+            pruned = connection.execute(delete(_SESSIONS).where(_ended(now=now, timeouts=timeouts)))
+    except SQLAlchemyError as exc:
+        log.warning("could not prune ended dashboard sessions: %s", exc)
+        return 0
+    if pruned.rowcount:
+        log.info("pruned %s ended dashboard sessions", pruned.rowcount)
+    return int(pruned.rowcount)
 
 
 def sign_in(
@@ -95,9 +115,8 @@ def sign_in(
     token = secrets.token_urlsafe(TOKEN_BYTES)
     digest = token_digest(token)
     expires = now + timeouts.absolute
+    prune(session, now=now, timeouts=timeouts)
     with final_write(session) as connection:
-        # Sessions nobody will use again go here: sign-ins are rare, the delete is indexed.
-        pruned = connection.execute(delete(_SESSIONS).where(_ended(now=now, timeouts=timeouts)))
         connection.execute(
             _SESSIONS.insert().values(
                 token_digest=digest,
@@ -107,8 +126,6 @@ def sign_in(
                 expires_at=expires,
             )
         )
-    if pruned.rowcount:
-        log.info("pruned %s ended dashboard sessions", pruned.rowcount)
     log.info("dashboard sign-in with API key %s (%s)", principal.key_id, principal.name)
     return token, UiSession(principal, _csrf(token), expires, digest)
 
