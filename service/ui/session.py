@@ -5,8 +5,9 @@ SHA-256 digest (the token has 256 random bits, so a fast hash is enough, as for 
 
 - every replica reads the same rows: a session opened on one is valid on all, and signing out
   on any one ends it everywhere, a copied cookie included;
-- every request reads the key's row with the session's (one query): revoking the key ends its
-  sessions on their next request, exactly as on the REST API, and scopes are the key's;
+- every request reads the session's row and checks its key's liveness as the REST API does
+  (service.auth.service.is_live, a primary-key lookup): revoking the key ends its sessions on
+  their next request, and scopes are the key's;
 - a session ends when unused for the idle timeout or at the absolute one
   (RATECARD_UI_SESSION_IDLE_SECONDS, RATECARD_UI_SESSION_MAX_SECONDS); ended rows are deleted
   when met, and every sign-in prunes the rest.
@@ -31,7 +32,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col
 
 from service.auth.models import ApiKey
-from service.auth.service import Principal, authenticate
+from service.auth.service import Principal, authenticate, is_live
 from service.db import final_write, write_transaction
 from service.errors import NotAuthenticated
 from service.settings import Settings
@@ -138,7 +139,6 @@ _RESUME = (
         col(UiSessionRow.expires_at),
         col(ApiKey.name),
         col(ApiKey.scopes),
-        col(ApiKey.revoked_at),
     )
     .join(ApiKey, col(ApiKey.id) == col(UiSessionRow.key_id))
     .where(col(UiSessionRow.token_digest) == bindparam("digest"))
@@ -153,8 +153,10 @@ def resume(session: Session, *, token: str | None, now: datetime, timeouts: Time
     row = session.execute(_RESUME, {"digest": digest}).first()
     if row is None:  # never was, signed out, or pruned
         raise NotAuthenticated("not signed in")
-    key_id, last_seen, expires, name, scopes, revoked_at = row
-    if revoked_at is not None:
+    key_id, last_seen, expires, name, scopes = row
+    # Liveness as the REST API decides it on every request (service.deps.checked_key): the one
+    # definition of a usable key, whatever it comes to include.
+    if not is_live(session, key_id=int(key_id)):
         _forget(session, digest)
         raise NotAuthenticated("the API key of this session was revoked")
     if expires <= now or last_seen + timeouts.idle <= now:
