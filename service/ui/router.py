@@ -99,6 +99,7 @@ def sign_in(
         return _sign_in_page(
             request, next_url, status_code=401, error="That API key is not valid or was revoked."
         )
+    ui_session.discard(session, request.cookies.get(ui_session.COOKIE))
     response = RedirectResponse(_safe_next(next_url), status_code=303)
     response.set_cookie(
         ui_session.COOKIE,

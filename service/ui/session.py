@@ -201,5 +201,11 @@ def sign_out(session: Session, ui: UiSession) -> None:
     log.info("dashboard sign-out of API key %s", ui.principal.key_id)
 
 
+def discard(session: Session, token: str | None) -> None:
+    """Forget the session a cookie held, if any (a sign-in over an open session replaces it)."""
+    if token and len(token) <= 200:
+        _forget(session, token_digest(token))
+
+
 def csrf_matches(expected: str, given: str | None) -> bool:
     return bool(given) and hmac.compare_digest(expected.encode(), (given or "").encode())

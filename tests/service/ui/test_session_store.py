@@ -20,7 +20,7 @@ from service.types import utcnow
 from service.ui import session as ui_session
 from service.ui.web import ui_now
 from tests.service.conftest import build_app
-from tests.service.ui.conftest import ADMIN_SECRET, Dashboard, form_value, new_key
+from tests.service.ui.conftest import ADMIN_SECRET, Dashboard, form_value, new_key, sign_in
 
 IDLE = timedelta(minutes=30)
 ABSOLUTE = timedelta(hours=8)
@@ -168,6 +168,17 @@ def test_sign_in__prunes_ended_and_revoked_sessions(store: Dashboard, clock: Clo
     assert sorted(int(str(r["key_id"])) for r in rows(store.app)) == sorted(
         [key_id(store.app, "ui-estimate"), key_id(store.app, "ui-launch")]
     )
+
+
+def test_sign_in__over_an_open_session_replaces_it(store: Dashboard) -> None:
+    client = store.signed_in(ADMIN_SECRET)
+    first = client.cookies[ui_session.COOKIE]
+
+    assert sign_in(client, new_key(store.app, "read")).status_code == 303
+
+    [row] = rows(store.app)
+    assert row["token_digest"] == ui_session.token_digest(client.cookies[ui_session.COOKIE])
+    assert with_cookie(store, first).get("/ui/spend").status_code == 303
 
 
 def test_csrf__a_token_of_another_session_is_refused(store: Dashboard) -> None:
