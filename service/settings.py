@@ -62,6 +62,17 @@ class Settings(BaseSettings):
         description="largest request body other than a training file upload (16 MiB; a million "
         "per-example token lengths fit); larger ones get 413",
     )
+    ui_session_idle_seconds: float = Field(
+        1800.0,
+        gt=0,
+        description="a dashboard session unused this long is over (30 minutes; its last use is "
+        "recorded at most once a minute)",
+    )
+    ui_session_max_seconds: float = Field(
+        28800.0,
+        gt=0,
+        description="a dashboard session is over this long after sign-in, used or not (8 hours)",
+    )
 
     tpm_alert_threshold_pct: int = Field(
         80, ge=1, le=100, description="pool utilisation (%) that raises a TPM alert"
@@ -157,6 +168,23 @@ class Settings(BaseSettings):
         description="a launch still 'launching' after this long (crashed process) is reconciled "
         "with OpenAI by its launch id",
     )
+    watcher_metrics_address: str | None = Field(
+        None,
+        description="host:port where `ratecard watcher` serves its own /metrics, guarded like "
+        "the service's (RATECARD_METRICS, RATECARD_METRICS_TOKEN); e.g. 127.0.0.1:9101 for this "
+        "host only, 0.0.0.0:9101 in a container; unset: no endpoint",
+    )
+
+    @field_validator("watcher_metrics_address", mode="before")
+    @classmethod
+    def _address_parses(cls, value: object) -> object:
+        from service.observability.address import parse_address
+
+        if value == "":  # compose passes `${...:-}`: empty means "not set"
+            return None
+        if isinstance(value, str):
+            parse_address(value)  # fail at start-up on a typo, not at the first scrape
+        return value
 
     slack_api_url: str = Field("https://slack.com/api/", description="Slack Web API base URL")
     slack_bot_token: SecretStr | None = Field(

@@ -10,6 +10,9 @@ from types import FrameType
 
 from service.db import create_db_engine, migrate
 from service.jobs.watcher import JobWatcher
+from service.observability.background import observe_watcher
+from service.observability.metrics import Metrics
+from service.observability.watcher_endpoint import start_watcher_metrics
 from service.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -25,6 +28,18 @@ def run_watcher(settings: Settings) -> int:
     engine = create_db_engine(settings.database_url)
     migrate(engine)
     watcher = JobWatcher(engine=engine, settings=settings)
+    # Counted as inside `serve`; scraped only if RATECARD_WATCHER_METRICS_ADDRESS is set.
+    metrics = Metrics()
+    observe_watcher(watcher, metrics)
+    try:
+        metrics_server = start_watcher_metrics(metrics, engine, settings)
+    except OSError as exc:  # the port is taken, or the address is not this host's
+        sys.stderr.write(
+            f"ratecard watcher: cannot serve /metrics on {settings.watcher_metrics_address}: "
+            f"{exc.strerror or exc}\n"
+        )
+        engine.dispose()
+        return 2
     stopping = threading.Event()
 
     def stop(signum: int, _frame: FrameType | None) -> None:
@@ -39,5 +54,7 @@ def run_watcher(settings: Settings) -> int:
             pass
     finally:
         watcher.stop()
+        if metrics_server is not None:
+            metrics_server.stop()
         engine.dispose()
     return 0

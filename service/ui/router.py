@@ -15,16 +15,17 @@ from fastapi.responses import RedirectResponse
 from service.deps import SessionDep
 from service.errors import Forbidden, NotAuthenticated
 from service.ui import session as ui_session
-from service.ui import sources
 from service.ui.pages import jobs, migration, pools, reports
 from service.ui.static import static_file
 from service.ui.web import (
     AnySession,
+    NowDep,
     UiRoute,
     check_csrf,
     render,
     same_origin,
     secure_cookies,
+    timeouts,
 )
 
 router = APIRouter(prefix="/ui", include_in_schema=False, route_class=UiRoute)
@@ -82,6 +83,7 @@ def sign_in_form(
 def sign_in(
     request: Request,
     session: SessionDep,
+    now: NowDep,
     key: Annotated[str, Form(max_length=200)],
     form_token: Annotated[str, Form(max_length=100)],
     next_url: Annotated[str, Form(alias="next", max_length=500)] = "/ui/spend",
@@ -90,16 +92,20 @@ def sign_in(
     if not ui_session.csrf_matches(expected, form_token):
         raise Forbidden("the sign-in form expired or came from another site; reload and retry")
     try:
-        token, _ = ui_session.sign_in(session, secret=key.strip(), now=sources.current_time())
+        token, ui = ui_session.sign_in(
+            session, secret=key.strip(), now=now, timeouts=timeouts(request)
+        )
     except NotAuthenticated:
         return _sign_in_page(
             request, next_url, status_code=401, error="That API key is not valid or was revoked."
         )
+    ui_session.discard(session, request.cookies.get(ui_session.COOKIE))
     response = RedirectResponse(_safe_next(next_url), status_code=303)
     response.set_cookie(
         ui_session.COOKIE,
         token,
-        max_age=int(ui_session.LIFETIME.total_seconds()),
+        # The browser drops it at the absolute end; the server refuses it from then on anyway.
+        max_age=int((ui.expires - now).total_seconds()),
         path="/ui",
         httponly=True,
         samesite="strict",
@@ -110,8 +116,11 @@ def sign_in(
 
 
 @router.post("/sign-out", dependencies=[Depends(same_origin)])
-def sign_out(ui: AnySession, csrf: Annotated[str | None, Form(max_length=100)] = None) -> Response:
+def sign_out(
+    ui: AnySession, session: SessionDep, csrf: Annotated[str | None, Form(max_length=100)] = None
+) -> Response:
     check_csrf(ui, csrf)
+    ui_session.sign_out(session, ui)
     response = RedirectResponse("/ui/sign-in", status_code=303)
     response.delete_cookie(ui_session.COOKIE, path="/ui")
     return response

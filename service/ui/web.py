@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Coroutine
+from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -18,6 +19,7 @@ from pricing import errors as pe
 from service.auth.last_used import LastUsed
 from service.deps import SessionDep
 from service.errors import Forbidden, NotAuthenticated, ServiceError
+from service.settings import Settings
 from service.ui import session as ui_session
 from service.ui.sources import current_time
 
@@ -106,9 +108,26 @@ class UiRoute(APIRoute):
         return handle
 
 
-def current_session(request: Request, session: SessionDep) -> ui_session.UiSession:
+async def ui_now() -> datetime:
+    """The clock sessions expire by: a dependency, so a test can move it
+    (``app.dependency_overrides[ui_now] = ...``) as service.clock does for dates."""
+    return current_time()
+
+
+NowDep = Annotated[datetime, Depends(ui_now)]
+
+
+def timeouts(request: Request) -> ui_session.Timeouts:
+    settings: Settings = request.app.state.settings
+    return ui_session.Timeouts.of(settings)
+
+
+def current_session(request: Request, session: SessionDep, now: NowDep) -> ui_session.UiSession:
     ui = ui_session.resume(
-        session, token=request.cookies.get(ui_session.COOKIE), now=current_time()
+        session,
+        token=request.cookies.get(ui_session.COOKIE),
+        now=now,
+        timeouts=timeouts(request),
     )
     last_used: LastUsed = request.app.state.last_used
     if last_used.due(ui.principal.key_id):
