@@ -95,8 +95,49 @@ def test_inference__fine_tuned_gpt_4o_mini_batch_bills_cached_tokens_at_0_075():
 
 
 @pytest.mark.parametrize(
+    ("name", "as_of", "usd_in", "usd_out", "version"),
+    [
+        # Reference section 4c: ft:gpt-4o-mini Batch $0.15 / $0.60 from its launch on 2024-07-23.
+        ("ft:gpt-4o-mini-2024-07-18:acme::x", date(2024, 8, 1), "0.15", "0.60", "2024-07-23"),
+        # ft:gpt-4o from 2024-08-20 at half of $3.75 / $15, the rule its 2024-10-01 row keeps (9.4).
+        ("ft:gpt-4o-2024-08-06:acme::x", date(2024, 9, 1), "1.875", "7.50", "2024-08-20"),
+    ],
+)
+def test_inference__fine_tuned_batch_priced_from_the_fine_tunes_launch(
+    name, as_of, usd_in, usd_out, version
+):
+    e = inference(name, Workload(2000, 300, 10), tier="batch", as_of=as_of)
+    expected = (2000 * D(usd_in) + 300 * D(usd_out)) / 10**6
+    assert (e.tier, e.price_version, e.usd_per_1m_input_tokens) == ("batch", version, D(usd_in))
+    assert (e.cost_per_request_usd, e.cost_per_day_usd) == (expected, expected * 10)
+    standard = inference(name, Workload(2000, 300, 10), as_of=as_of)
+    assert e.cost_per_request_usd * 2 == standard.cost_per_request_usd
+
+
+@pytest.mark.parametrize(
+    ("name", "day_before", "version"),
+    [
+        ("ft:gpt-4o-mini-2024-07-18:acme::x", date(2024, 7, 22), "2024-07-18"),
+        ("ft:gpt-4o-2024-08-06:acme::x", date(2024, 8, 19), "2024-08-06"),
+    ],
+)
+def test_inference__fine_tuned_batch_is_unknown_the_day_before_the_fine_tunes_launch(
+    name, day_before, version
+):
+    with pytest.raises(UnknownPriceError) as raised:
+        inference(name, Workload(2000, 300, 1), tier="batch", as_of=day_before)
+    assert (raised.value.version, raised.value.field) == (
+        version,
+        "usd_per_1m_ft_batch_input_tokens",
+    )
+
+
+@pytest.mark.parametrize(
     ("tier", "unknown_field"),
-    [("standard", "usd_per_1m_ft_cached_input_tokens"), ("batch", "usd_per_1m_ft_batch_")],
+    [
+        ("standard", "usd_per_1m_ft_cached_input_tokens"),
+        ("batch", "usd_per_1m_ft_batch_cached_input_tokens"),
+    ],
 )
 def test_inference__fine_tuned_cached_tokens_are_unknown_before_prompt_caching(tier, unknown_field):
     # Prompt caching launched on 2024-10-01: the day before, no fine-tuned cached price on either
@@ -105,7 +146,7 @@ def test_inference__fine_tuned_cached_tokens_are_unknown_before_prompt_caching(t
     with pytest.raises(UnknownPriceError) as raised:
         inference("ft:gpt-4o-mini-2024-07-18:acme::x", workload, tier=tier, as_of=date(2024, 9, 30))
     assert (raised.value.model, raised.value.version) == ("gpt-4o-mini-2024-07-18", "2024-09-12")
-    assert raised.value.field.startswith(unknown_field)
+    assert raised.value.field == unknown_field
 
 
 def test_inference__fine_tuned_model_warns_of_its_shutdown():

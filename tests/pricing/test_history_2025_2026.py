@@ -12,6 +12,8 @@ from pricing.history import PublishedChanges, merge_history
 from pricing.prices import PriceVersion, load_builtin_price_book
 
 FT_BATCH_CACHED = "usd_per_1m_ft_batch_cached_input_tokens"
+FT_BATCH_INPUT = "usd_per_1m_ft_batch_input_tokens"
+FT_BATCH_OUTPUT = "usd_per_1m_ft_batch_output_tokens"
 
 
 @pytest.fixture(scope="module")
@@ -79,6 +81,13 @@ def price(book, name: str, as_of: str, field: str) -> D | None:
         ("ft:gpt-4.1-mini-2025-04-14:acme::x", "2026-12-06", FT_BATCH_CACHED, "0.10"),
         ("ft:gpt-4.1-nano-2025-04-14:acme::x", "2025-05-07", FT_BATCH_CACHED, "0.025"),
         ("ft:o4-mini-2025-04-16:acme::x", "2026-12-06", FT_BATCH_CACHED, "0.50"),
+        # Fine-tuned Batch input and output from the fine-tune's launch (section 4c), not from
+        # prompt caching's: gpt-4o at the 50% rule the 2024-10-01 table uses (9.4).
+        ("ft:gpt-4o-mini-2024-07-18:acme::x", "2024-07-23", FT_BATCH_INPUT, "0.15"),
+        ("ft:gpt-4o-mini-2024-07-18:acme::x", "2024-09-30", FT_BATCH_OUTPUT, "0.60"),
+        ("ft:gpt-4o-2024-08-06:acme::x", "2024-08-20", FT_BATCH_INPUT, "1.875"),
+        ("ft:gpt-4o-2024-08-06:acme::x", "2024-09-30", FT_BATCH_OUTPUT, "7.50"),
+        ("ft:gpt-4o-2024-08-06:acme::x", "2026-12-06", FT_BATCH_OUTPUT, "7.50"),
     ],
 )
 def test_history__reference_figures(book, name, as_of, field, expected):
@@ -102,6 +111,11 @@ def test_history__reference_figures(book, name, as_of, field, expected):
         ("ft:gpt-3.5-turbo-0125:acme::x", "2026-12-06", FT_BATCH_CACHED),
         ("ft:davinci-002:acme::x", "2026-12-06", FT_BATCH_CACHED),
         ("ft:babbage-002:acme::x", "2026-12-06", FT_BATCH_CACHED),
+        # No fine-tuned Batch price the day before each fine-tune launched.
+        ("ft:gpt-4o-mini-2024-07-18:acme::x", "2024-07-22", FT_BATCH_INPUT),
+        ("ft:gpt-4o-mini-2024-07-18:acme::x", "2024-07-22", FT_BATCH_OUTPUT),
+        ("ft:gpt-4o-2024-08-06:acme::x", "2024-08-19", FT_BATCH_INPUT),
+        ("ft:gpt-4o-2024-08-06:acme::x", "2024-08-19", FT_BATCH_OUTPUT),
     ],
 )
 def test_history__unpublished_prices_stay_unknown(book, name, as_of, field):
