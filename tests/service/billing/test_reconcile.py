@@ -39,6 +39,7 @@ TRAFFIC = {
 UNPRICED_NAME, UNPRICED = "ft:gpt-4-0613:acme:exp:Xyz789", "gpt-4-0613"
 UNPRICED_FROM = date(2025, 3, 20)
 UNREPORTED_DAY, UNREPORTED_TOKENS = date(2025, 3, 15), 2_000_000  # extra gpt-4o input tokens
+UNREPORTED = (UNREPORTED_DAY, "gpt-4o-2024-08-06", "inference", "input")
 DISCOUNT_DAY, DISCOUNT = date(2025, 3, 25), Decimal("0.80")  # a contract price on mini output
 UNMAPPED_DAY, UNMAPPED = date(2025, 3, 10), "web search tool calls"
 # Imported from OpenAI's Usage API, billed on their own lines: gpt-4o's traffic (reported by
@@ -51,6 +52,9 @@ BATCH_TRAFFIC = {
 }
 BATCH_UNPRICED_DAY = date(2025, 3, 18)
 BATCH_UNPRICED = (BATCH_UNPRICED_DAY, "gpt-4o-2024-08-06", "batch", "cached_input")
+
+
+LineTokens = dict[tuple[str, bool, str, str], int]  # (model, fine-tuned, kind, component)
 
 
 @dataclass
@@ -91,12 +95,26 @@ def _usage(session: Session, day: date, name: str, prompt: int, completion: int)
 
 def _line(model: str, fine_tuned: bool, kind: str, component: str) -> str:
     what = component.replace("_", " ")
-    return f"{'ft-' if fine_tuned else ''}{model}, {what if kind == 'inference' else f'{kind} {what}'}"
+    if kind != "inference":
+        what = f"{kind} {what}"
+    return f"{'ft-' if fine_tuned else ''}{model}, {what}"
+
+
+def _count(lines: LineTokens, name: str, kind: str, component: str, tokens: int) -> None:
+    model, fine_tuned = TRAFFIC[name]
+    key = (model, fine_tuned, kind, component)
+    lines[key] = lines.get(key, 0) + tokens
 
 
 def _openai_saw(
-    fake: FakeOpenAIState, day: date, name: str, prompt: int, cached: int, completion: int,
-    *, batch: bool = False,
+    fake: FakeOpenAIState,
+    day: date,
+    name: str,
+    prompt: int,
+    cached: int,
+    completion: int,
+    *,
+    batch: bool = False,
 ) -> None:
     """Traffic OpenAI's Usage API reports (imported into ratecard before reconciling)."""
     fake.add_completions_usage(
@@ -113,13 +131,7 @@ def generate(env: BillingEnv) -> Month:
     with session_scope(env.app.state.engine) as session:
         reference = load_reference(session)
         for day in MARCH:
-            per_line: dict[tuple[str, bool, str, str], int] = {}
-
-            def bill_tokens(name: str, kind: str, component: str, tokens: int) -> None:
-                model, fine_tuned = TRAFFIC[name]
-                key = (model, fine_tuned, kind, component)
-                per_line[key] = per_line.get(key, 0) + tokens
-
+            per_line: LineTokens = {}
             for name in TRAFFIC:
                 prompt, completion = rng.randint(10_000, 3_000_000), rng.randint(1_000, 900_000)
                 _usage(session, day, name, prompt, completion)
@@ -128,21 +140,21 @@ def generate(env: BillingEnv) -> Month:
                     # OpenAI saw the same requests the client reported, part of the prompt cached.
                     cached = rng.randint(0, prompt)
                     _openai_saw(env.fake, day, name, prompt, cached, completion)
-                    bill_tokens(name, "inference", "cached_input", cached)
-                bill_tokens(name, "inference", "input", prompt - cached)
-                bill_tokens(name, "inference", "output", completion)
+                    _count(per_line, name, "inference", "cached_input", cached)
+                _count(per_line, name, "inference", "input", prompt - cached)
+                _count(per_line, name, "inference", "output", completion)
             for name, with_cache in BATCH_TRAFFIC.items():
                 prompt, completion = rng.randint(100_000, 9_000_000), rng.randint(1_000, 900_000)
                 cached = rng.randint(0, prompt) if with_cache else 0
                 _openai_saw(env.fake, day, name, prompt, cached, completion, batch=True)
-                bill_tokens(name, "batch", "input", prompt - cached)
-                bill_tokens(name, "batch", "cached_input", cached)
-                bill_tokens(name, "batch", "output", completion)
+                _count(per_line, name, "batch", "input", prompt - cached)
+                _count(per_line, name, "batch", "cached_input", cached)
+                _count(per_line, name, "batch", "output", completion)
             if day == BATCH_UNPRICED_DAY:
                 name = "gpt-4o-2024-08-06"
                 _openai_saw(env.fake, day, name, 1_000_000, 400_000, 0, batch=True)
-                bill_tokens(name, "batch", "input", 600_000)
-                bill_tokens(name, "batch", "cached_input", 400_000)
+                _count(per_line, name, "batch", "input", 600_000)
+                _count(per_line, name, "batch", "cached_input", 400_000)
             for (model, fine_tuned, kind, component), tokens in sorted(per_line.items()):
                 if not tokens:
                     continue
@@ -158,7 +170,7 @@ def generate(env: BillingEnv) -> Month:
                 else:
                     price = quote.require(field_name)
                 billed_tokens = tokens
-                if (day, model, component) == (UNREPORTED_DAY, "gpt-4o-2024-08-06", "input"):
+                if (day, model, kind, component) == UNREPORTED:
                     billed_tokens += UNREPORTED_TOKENS
                     month.planted[(day.isoformat(), line)] = "traffic_not_seen"
                 amount = cost_of_tokens(billed_tokens, price)
