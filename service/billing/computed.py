@@ -1,5 +1,8 @@
 """What ratecard computes for a range of days: usage (reported and imported) and watched jobs.
 
+Usage is split as the bill splits it: Batch, flex and priority traffic and cached input (from
+OpenAI's Usage API, see :func:`split_tokens`) each on their own line, at their own price.
+
 Each figure is keyed like a mapped cost line, ``(day, model, kind, component, fine_tuned)``, and
 priced at the version in force on its own day (with the organisation's overrides), so a
 price change mid-month splits exactly where OpenAI's bill splits.
@@ -16,13 +19,14 @@ from sqlmodel import Session, col, select
 
 from pricing.errors import PricingError
 from pricing.money import cost_of_tokens
-from pricing.price_fields import price_field
+from pricing.price_fields import TIER_ALIASES, price_field
 from service.jobs.models import Job
 from service.prices.service import Reference
 from service.usage.models import UsageBucket
-from service.usage_import.store import imported_daily_tokens
+from service.usage_import.store import ImportedDay, imported_daily_usage
 
 Key = tuple[date, str, str, str, bool]  # (day, model id, kind, component, fine_tuned)
+Split = dict[tuple[str, str], int]  # (kind, component) -> tokens
 DAY = 86_400
 
 
@@ -48,16 +52,47 @@ def _ts(day: date) -> int:
     return int(datetime.combine(day, time.min, UTC).timestamp())
 
 
-def _usage_tokens(
-    session: Session, start: date, end: date
-) -> dict[tuple[int, str], tuple[int, int]]:
-    """Prompt and completion tokens per (day number, model key), both sources counted once.
+def _kind(row: ImportedDay) -> str:
+    """The bill's kind for an imported group: Batch first, then the service tier it ran in."""
+    if row.batch:
+        return "batch"
+    tier = TIER_ALIASES.get(row.service_tier, row.service_tier)
+    return tier if tier in ("flex", "priority") else "inference"
+
+
+def split_tokens(prompt: int, completion: int, imported: list[ImportedDay]) -> Split:
+    """Tokens per (kind, component) of one model and day, both sources counted once.
 
     Clients' reports and OpenAI's Usage API measure the same requests, so the import's rule
     applies (service.usage_import.combine: the larger figure, never the sum), here per day and
-    model, the unit the bill is reconciled in. Batch traffic imported from OpenAI is left out,
-    as in the pools: it is billed on its own line at Batch prices.
+    model, the unit the bill is reconciled in. Reported usage carries no tier and no cache split,
+    and, like the pools, holds no Batch traffic: it is compared with the imported non-Batch
+    total, and only what it has beyond that is added, as standard uncached tokens. The Batch,
+    flex, priority and cached-input parts are a split of the imported figure, each priced on its
+    own line as OpenAI bills it.
     """
+    tokens: Split = {}
+
+    def add(kind: str, component: str, count: int) -> None:
+        if count > 0:
+            tokens[(kind, component)] = tokens.get((kind, component), 0) + count
+
+    seen_in = seen_out = 0
+    for row in imported:
+        kind = _kind(row)
+        cached = min(row.input_cached_tokens, row.input_tokens)
+        add(kind, "input", row.input_tokens - cached)
+        add(kind, "cached_input", cached)
+        add(kind, "output", row.output_tokens)
+        if kind != "batch":
+            seen_in, seen_out = seen_in + row.input_tokens, seen_out + row.output_tokens
+    add("inference", "input", prompt - seen_in)
+    add("inference", "output", completion - seen_out)
+    return tokens
+
+
+def _usage_tokens(session: Session, start: date, end: date) -> dict[tuple[int, str], Split]:
+    """Tokens per (day number, model key), split as the bill splits them (see split_tokens)."""
     day_no = (col(UsageBucket.bucket) // DAY).label("day_no")
     reported = session.exec(
         select(
@@ -69,38 +104,38 @@ def _usage_tokens(
         .where(col(UsageBucket.bucket) >= _ts(start), col(UsageBucket.bucket) < _ts(end))
         .group_by(day_no, UsageBucket.model)
     ).all()
-    tokens = {(int(d), str(m)): (int(p or 0), int(c or 0)) for d, m, p, c in reported}
-    for (day, model), (prompt, completion) in imported_daily_tokens(
-        session, start_ts=_ts(start), end_ts=_ts(end)
-    ).items():
-        seen = tokens.get((day, model), (0, 0))
-        tokens[(day, model)] = (max(seen[0], prompt), max(seen[1], completion))
-    return tokens
+    clients = {(int(d), str(m)): (int(p or 0), int(c or 0)) for d, m, p, c in reported}
+    imported = imported_daily_usage(session, start_ts=_ts(start), end_ts=_ts(end))
+    return {
+        key: split_tokens(*clients.get(key, (0, 0)), imported.get(key, []))
+        for key in clients.keys() | imported.keys()
+    }
 
 
 def _usage(
     session: Session, reference: Reference, start: date, end: date, out: dict[Key, Computed]
 ) -> None:
-    for (number, name), (prompt, completion) in sorted(_usage_tokens(session, start, end).items()):
+    for (number, name), split in sorted(_usage_tokens(session, start, end).items()):
         day = datetime.fromtimestamp(int(number) * DAY, UTC).date()
         try:
             resolved = reference.catalogue.resolve(name, as_of=day)
         except PricingError as exc:
-            for component in ("input", "output"):
-                entry = out.setdefault((day, name, "inference", component, False), Computed())
+            for kind, component in split:
+                entry = out.setdefault((day, name, kind, component, False), Computed())
                 entry.add(None, 0, None)
                 entry.problems.append(str(exc))
             continue
-        for component, tokens in (("input", int(prompt or 0)), ("output", int(completion or 0))):
-            key = (day, resolved.id, "inference", component, resolved.fine_tuned)
+        for (kind, component), tokens in sorted(split.items()):
+            key = (day, resolved.id, kind, component, resolved.fine_tuned)
             entry = out.setdefault(key, Computed())
             entry.names.add(name)
-            field_name = price_field(component, fine_tuned=resolved.fine_tuned)
+            tier = "standard" if kind == "inference" else kind
+            field_name = price_field(component, tier=tier, fine_tuned=resolved.fine_tuned)
             try:
                 quote = reference.book.quote(resolved.id, as_of=day, overrides=reference.overrides)
                 price = quote.require(field_name)
             except PricingError as exc:
-                entry.add(None, tokens, None)
+                entry.add(None, tokens, None)  # unknown, never zero
                 entry.problems.append(str(exc))
                 continue
             entry.add(cost_of_tokens(tokens, price), tokens, quote.version)

@@ -148,16 +148,40 @@ def imported_requests_since(session: Session, *, org: str, model: str, since: in
     return int(total or 0)
 
 
-def imported_daily_tokens(
+@dataclass(frozen=True)
+class ImportedDay:
+    """One day of one model's imported traffic in one processing tier, every organisation."""
+
+    batch: bool
+    service_tier: str  # as OpenAI reports it ("default", "flex", "priority", ...); "" if absent
+    input_tokens: int  # all input, cached included (as the Usage API counts it)
+    input_cached_tokens: int
+    output_tokens: int
+
+
+def imported_daily_usage(
     session: Session, *, start_ts: int, end_ts: int
-) -> dict[tuple[int, str], tuple[int, int]]:
-    """Imported (non-batch) input and output tokens per (day number, model key), every
-    organisation, for buckets starting in ``[start_ts, end_ts)``."""
+) -> dict[tuple[int, str], list[ImportedDay]]:
+    """Imported traffic per (day number, model key), split by batch and service tier, for
+    buckets starting in ``[start_ts, end_ts)``: what the bill splits into its line items."""
     c = IMPORTED.c
     day_no = (c.start // 86_400).label("day_no")
     query = (
-        select(day_no, c.model_key, func.sum(c.input_tokens), func.sum(c.output_tokens))
-        .where(c.start >= start_ts, c.start < end_ts, c.batch.is_(False))
-        .group_by(day_no, c.model_key)
+        select(
+            day_no,
+            c.model_key,
+            c.batch,
+            c.service_tier,
+            func.sum(c.input_tokens),
+            func.sum(c.input_cached_tokens),
+            func.sum(c.output_tokens),
+        )
+        .where(c.start >= start_ts, c.start < end_ts)
+        .group_by(day_no, c.model_key, c.batch, c.service_tier)
+        .order_by(day_no, c.model_key, c.batch, c.service_tier)
     )
-    return {(int(d), str(m)): (int(i or 0), int(o or 0)) for d, m, i, o in session.execute(query)}
+    out: dict[tuple[int, str], list[ImportedDay]] = {}
+    for d, m, batch, tier, i, cached, o in session.execute(query):
+        day = ImportedDay(bool(batch), str(tier), int(i or 0), int(cached or 0), int(o or 0))
+        out.setdefault((int(d), str(m)), []).append(day)
+    return out

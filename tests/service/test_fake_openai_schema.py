@@ -265,6 +265,54 @@ async def test_usage_and_costs_pages_validate(
     validate(missing.json(), "ErrorResponse")
 
 
+async def test_usage_grouped_by_batch_reports_every_field_of_the_spec(
+    http: httpx.AsyncClient,
+    state: FakeOpenAIState,
+    clock: ManualClock,
+    validate: Validate,
+    openapi_components: dict[str, Any],
+) -> None:
+    day = 86_400
+    start = int(clock()) - int(clock()) % day - day
+    state.add_completions_usage(
+        at=start + 5,
+        model="gpt-5.6",
+        input_tokens=1000,
+        input_cached_tokens=400,
+        input_cache_write_tokens=100,
+        output_tokens=50,
+    )
+    state.add_completions_usage(
+        at=start + 9, model="gpt-5.6", input_tokens=300, input_cached_tokens=30, output_tokens=5,
+        batch=True,
+    )  # fmt: skip
+    url = "organization/usage/completions"
+    grouped = (await http.get(url, params={"start_time": start, "group_by": "batch"})).json()
+    results = {r["batch"]: r for r in grouped["data"][0]["results"]}
+    spec_fields = set(openapi_components["schemas"]["UsageCompletionsResult"]["properties"])
+    for result in results.values():
+        validate(result, "UsageCompletionsResult")
+        assert set(result) == spec_fields  # every field the spec lists, none invented
+        # input_tokens includes cached and cache-write tokens; the uncached count excludes both.
+        assert result["input_tokens"] == (
+            result["input_uncached_tokens"]
+            + result["input_cached_tokens"]
+            + result["input_cache_write_tokens"]
+        )
+        assert result["input_text_tokens"] == result["input_uncached_tokens"]  # all text here
+        assert result["model"] is None  # not grouped by model
+    assert set(results) == {False, True}
+    assert (results[False]["input_cached_tokens"], results[False]["input_cache_write_tokens"]) == (
+        400,
+        100,
+    )
+    assert results[False]["input_uncached_tokens"] == 500
+    assert (results[True]["input_tokens"], results[True]["input_cached_tokens"]) == (300, 30)
+    together = (await http.get(url, params={"start_time": start})).json()
+    (total,) = together["data"][0]["results"]
+    assert total["batch"] is None and total["input_cached_tokens"] == 430  # not grouped: null
+
+
 async def test_error_responses_validate(
     http: httpx.AsyncClient, state: FakeOpenAIState, validate: Validate
 ) -> None:

@@ -141,7 +141,8 @@ class CompletionsUsage:
     model: str
     input_tokens: int
     output_tokens: int
-    input_cached_tokens: int = 0
+    input_cached_tokens: int = 0  # of input_tokens: read from the prompt cache
+    input_cache_write_tokens: int = 0  # of input_tokens: written to the prompt cache
     num_model_requests: int = 1
     project_id: str | None = None
     user_id: str | None = None

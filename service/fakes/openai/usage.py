@@ -37,6 +37,7 @@ class UsageMixin(StateCore):
         input_tokens: int,
         output_tokens: int,
         input_cached_tokens: int = 0,
+        input_cache_write_tokens: int = 0,
         num_model_requests: int = 1,
         project_id: str | None = None,
         user_id: str | None = None,
@@ -44,13 +45,21 @@ class UsageMixin(StateCore):
         batch: bool = False,
         service_tier: str | None = "default",
     ) -> CompletionsUsage:
-        """Record completions usage at Unix time ``at`` (a test helper)."""
+        """Record completions usage at Unix time ``at`` (a test helper).
+
+        As in the Usage API, ``input_tokens`` counts every input token: the cached and the
+        cache-write tokens are parts of it."""
+        if min(input_tokens, output_tokens, input_cached_tokens, input_cache_write_tokens) < 0:
+            raise ValueError("token counts must not be negative")
+        if input_cached_tokens + input_cache_write_tokens > input_tokens:
+            raise ValueError("cached and cache-write tokens are parts of input_tokens")
         record = CompletionsUsage(
             at=int(at),
             model=model,
             input_tokens=input_tokens,
             output_tokens=output_tokens,
             input_cached_tokens=input_cached_tokens,
+            input_cache_write_tokens=input_cache_write_tokens,
             num_model_requests=num_model_requests,
             project_id=project_id,
             user_id=user_id,
@@ -73,20 +82,26 @@ def _completions_result(
     named = dict(zip(group_by, key, strict=True))
     input_tokens = sum(r.input_tokens for r in records)
     cached = sum(r.input_cached_tokens for r in records)
+    written = sum(r.input_cache_write_tokens for r in records)
     output_tokens = sum(r.output_tokens for r in records)
+    # The fake's usage is all text. As the spec defines them, input_tokens includes the cached
+    # and cache-write tokens; the uncached and per-modality input counts exclude both.
     return {
         "object": "organization.usage.completions.result",
         "input_tokens": input_tokens,
         "input_cached_tokens": cached,
-        "input_uncached_tokens": input_tokens - cached,
+        "input_cache_write_tokens": written,
+        "input_uncached_tokens": input_tokens - cached - written,
         "output_tokens": output_tokens,
-        # The fake's usage is all text.
-        "input_text_tokens": input_tokens,
+        "input_text_tokens": input_tokens - cached - written,
         "output_text_tokens": output_tokens,
         "input_cached_text_tokens": cached,
         "input_audio_tokens": 0,
         "input_cached_audio_tokens": 0,
         "output_audio_tokens": 0,
+        "input_image_tokens": 0,
+        "input_cached_image_tokens": 0,
+        "output_image_tokens": 0,
         "num_model_requests": sum(r.num_model_requests for r in records),
         "project_id": named.get("project_id"),
         "user_id": named.get("user_id"),

@@ -20,6 +20,7 @@ from service.jobs.costs import PricingContext, actual_cost
 from service.jobs.models import Job
 from service.prices.service import load_reference
 from service.usage.models import UsageBucket
+from service.usage_import.service import run_import
 from tests.fakes.fake_openai import FakeOpenAIState
 from tests.service.billing.conftest import BillingEnv, unix
 
@@ -38,8 +39,22 @@ TRAFFIC = {
 UNPRICED_NAME, UNPRICED = "ft:gpt-4-0613:acme:exp:Xyz789", "gpt-4-0613"
 UNPRICED_FROM = date(2025, 3, 20)
 UNREPORTED_DAY, UNREPORTED_TOKENS = date(2025, 3, 15), 2_000_000  # extra gpt-4o input tokens
+UNREPORTED = (UNREPORTED_DAY, "gpt-4o-2024-08-06", "inference", "input")
 DISCOUNT_DAY, DISCOUNT = date(2025, 3, 25), Decimal("0.80")  # a contract price on mini output
 UNMAPPED_DAY, UNMAPPED = date(2025, 3, 10), "web search tool calls"
+# Imported from OpenAI's Usage API, billed on their own lines: gpt-4o's traffic (reported by
+# clients too) with part of each prompt cached, and Batch traffic no client reports (name ->
+# with cached input). The reference has no Batch cached-input price for the base gpt-4o.
+CACHED_TRAFFIC = {"gpt-4o-2024-08-06"}
+BATCH_TRAFFIC = {
+    "gpt-4o-mini-2024-07-18": False,
+    "ft:gpt-4o-mini-2024-07-18:acme:support:AbC123": True,
+}
+BATCH_UNPRICED_DAY = date(2025, 3, 18)
+BATCH_UNPRICED = (BATCH_UNPRICED_DAY, "gpt-4o-2024-08-06", "batch", "cached_input")
+
+
+LineTokens = dict[tuple[str, bool, str, str], int]  # (model, fine-tuned, kind, component)
 
 
 @dataclass
@@ -78,32 +93,89 @@ def _usage(session: Session, day: date, name: str, prompt: int, completion: int)
     )  # fmt: skip
 
 
+def _line(model: str, fine_tuned: bool, kind: str, component: str) -> str:
+    what = component.replace("_", " ")
+    if kind != "inference":
+        what = f"{kind} {what}"
+    return f"{'ft-' if fine_tuned else ''}{model}, {what}"
+
+
+def _count(lines: LineTokens, name: str, kind: str, component: str, tokens: int) -> None:
+    model, fine_tuned = TRAFFIC[name]
+    key = (model, fine_tuned, kind, component)
+    lines[key] = lines.get(key, 0) + tokens
+
+
+def _openai_saw(
+    fake: FakeOpenAIState,
+    day: date,
+    name: str,
+    prompt: int,
+    cached: int,
+    completion: int,
+    *,
+    batch: bool = False,
+) -> None:
+    """Traffic OpenAI's Usage API reports (imported into ratecard before reconciling)."""
+    fake.add_completions_usage(
+        at=unix(day, 5400), model=name, input_tokens=prompt, input_cached_tokens=cached,
+        output_tokens=completion, project_id=PROJECT, batch=batch,
+    )  # fmt: skip
+
+
 def generate(env: BillingEnv) -> Month:
     """Traffic and jobs ratecard records, and OpenAI's bill for the same month at the
-    reference's prices, with three differences planted."""
+    reference's prices, with the differences planted."""
     rng = random.Random(19)
     month = Month()
     with session_scope(env.app.state.engine) as session:
         reference = load_reference(session)
         for day in MARCH:
-            per_line: dict[tuple[str, bool, str], int] = {}
-            for name, (model, fine_tuned) in TRAFFIC.items():
+            per_line: LineTokens = {}
+            for name in TRAFFIC:
                 prompt, completion = rng.randint(10_000, 3_000_000), rng.randint(1_000, 900_000)
                 _usage(session, day, name, prompt, completion)
-                for component, tokens in (("input", prompt), ("output", completion)):
-                    key = (model, fine_tuned, component)
-                    per_line[key] = per_line.get(key, 0) + tokens
-            for (model, fine_tuned, component), tokens in sorted(per_line.items()):
+                cached = 0
+                if name in CACHED_TRAFFIC:
+                    # OpenAI saw the same requests the client reported, part of the prompt cached.
+                    cached = rng.randint(0, prompt)
+                    _openai_saw(env.fake, day, name, prompt, cached, completion)
+                    _count(per_line, name, "inference", "cached_input", cached)
+                _count(per_line, name, "inference", "input", prompt - cached)
+                _count(per_line, name, "inference", "output", completion)
+            for name, with_cache in BATCH_TRAFFIC.items():
+                prompt, completion = rng.randint(100_000, 9_000_000), rng.randint(1_000, 900_000)
+                cached = rng.randint(0, prompt) if with_cache else 0
+                _openai_saw(env.fake, day, name, prompt, cached, completion, batch=True)
+                _count(per_line, name, "batch", "input", prompt - cached)
+                _count(per_line, name, "batch", "cached_input", cached)
+                _count(per_line, name, "batch", "output", completion)
+            if day == BATCH_UNPRICED_DAY:
+                name = "gpt-4o-2024-08-06"
+                _openai_saw(env.fake, day, name, 1_000_000, 400_000, 0, batch=True)
+                _count(per_line, name, "batch", "input", 600_000)
+                _count(per_line, name, "batch", "cached_input", 400_000)
+            for (model, fine_tuned, kind, component), tokens in sorted(per_line.items()):
+                if not tokens:
+                    continue
+                line = _line(model, fine_tuned, kind, component)
                 quote = reference.book.quote(model, as_of=day)
-                price = quote.require(price_field(component, fine_tuned=fine_tuned))
-                line = f"{'ft-' if fine_tuned else ''}{model}, {component}"
+                tier = "standard" if kind == "inference" else kind
+                field_name = price_field(component, tier=tier, fine_tuned=fine_tuned)
+                if (day, model, kind, component) == BATCH_UNPRICED:
+                    # Billed, but the reference has no price for it: ratecard says unknown.
+                    assert quote.prices.get(field_name) is None
+                    price = Decimal("0.625")
+                    month.planted[(day.isoformat(), line)] = "model_without_price"
+                else:
+                    price = quote.require(field_name)
                 billed_tokens = tokens
-                if (day, model, component) == (UNREPORTED_DAY, "gpt-4o-2024-08-06", "input"):
+                if (day, model, kind, component) == UNREPORTED:
                     billed_tokens += UNREPORTED_TOKENS
                     month.planted[(day.isoformat(), line)] = "traffic_not_seen"
                 amount = cost_of_tokens(billed_tokens, price)
-                if (day, model, component, fine_tuned) == (
-                    DISCOUNT_DAY, "gpt-4o-mini-2024-07-18", "output", False
+                if (day, model, kind, component, fine_tuned) == (
+                    DISCOUNT_DAY, "gpt-4o-mini-2024-07-18", "inference", "output", False
                 ):  # fmt: skip
                     amount *= DISCOUNT
                     month.planted[(day.isoformat(), line)] = "missing_discount"
@@ -155,6 +227,13 @@ def _report(env: BillingEnv, *group_by: str) -> dict:
 @pytest.fixture
 def month(env: BillingEnv) -> Month:
     month = generate(env)
+    usage = run_import(
+        engine=env.app.state.engine,
+        settings=env.app.state.settings.model_copy(update={"import_backfill_days": 31}),
+        trigger="manual",
+        now=datetime(2025, 4, 1, tzinfo=UTC),
+    )
+    assert usage["outcome"] == "ok", usage
     window = {"start": "2025-03-01", "end": "2025-04-01"}
     response = env.admin.post("/v1/billing/imports", json=window)
     assert response.status_code == 201, response.text
@@ -179,9 +258,13 @@ def test_reconciliation__matches_the_bill_to_the_cent_and_names_each_planted_cau
         assert billed.quantize(CENT) == computed.quantize(CENT), row
         matched += 1
     assert found == {key: [cause] for key, cause in month.planted.items()}
-    # 31 days x 6 lines (mini, ft-mini, 4o: input and output) + 3 training days, less the two
-    # planted lines.
-    assert matched == 31 * 6 + 3 - 2
+    # 31 days x 12 lines (mini, ft-mini, 4o: input and output; 4o cached input; mini Batch
+    # input and output; ft-mini Batch input, cached input and output), gpt-4o's Batch input on
+    # one day, 3 training days, less the two planted lines.
+    assert matched == 31 * 12 + 1 + 3 - 2
+    assert {line for _, line in found} >= {
+        "gpt-4o-2024-08-06, batch cached input", "gpt-4o-2024-08-06, input"
+    }  # fmt: skip
     assert report["unmapped"] == [
         {"line_item": UNMAPPED, "reason": "no mapping to a ratecard model and kind",
          "billed_usd": "1.25"}
