@@ -11,7 +11,8 @@
 - **Billed**: the imported Costs API's USD line items of each kind (service.billing): training
   by the day billed, per month, model or kind (OpenAI bills training per model and day, not per
   team); inference per month, model (`ft-<base>` for fine-tuned traffic, as OpenAI bills it),
-  `(no team)` and kind. Batch, flex and priority line items are other kinds, not shown here.
+  `(no team)` and kind. Inference is every tier: Batch, flex and priority usage is priced at its
+  own tier on the actual side, and its line items count as billed inference beside it.
 """
 
 from __future__ import annotations
@@ -42,6 +43,11 @@ from service.reports.service import NO_TEAM, training_spend
 GroupBy = Literal["month", "team", "model", "kind"]
 KINDS: tuple[SpendKind, ...] = ("training", "inference")
 Key = tuple[str, SpendKind]  # (group, kind)
+# The bill's kinds of line item (service.billing.lineitems) that make up each kind of spend.
+LINE_KINDS: dict[SpendKind, tuple[str, ...]] = {
+    "training": ("training",),
+    "inference": ("inference", "batch", "flex", "priority"),
+}
 
 
 @dataclass
@@ -127,8 +133,9 @@ def _inference(
 def _billed_lines(
     session: Session, *, date_from: date, date_to: date, kinds: tuple[SpendKind, ...]
 ) -> list[CostLine]:
+    line_kinds = [line_kind for kind in kinds for line_kind in LINE_KINDS[kind]]
     query = select(CostLine).where(
-        col(CostLine.kind).in_(kinds),
+        col(CostLine.kind).in_(line_kinds),
         col(CostLine.day) >= date_from,
         col(CostLine.day) <= date_to,
         CostLine.currency == "usd",  # ratecard's figures are USD; another currency is not added
@@ -138,7 +145,8 @@ def _billed_lines(
 
 def _model_of(line: CostLine) -> str:
     model = line.model or split_line_item(line.line_item)[0]
-    return f"ft-{model}" if line.kind == "inference" and line.fine_tuned and line.model else model
+    inference = line.kind in LINE_KINDS["inference"]
+    return f"ft-{model}" if inference and line.fine_tuned and line.model else model
 
 
 def _catalogue_id(reference: Reference, name: str, day: date) -> str | None:

@@ -56,10 +56,12 @@ def reported(day: date, model: str, prompt: int, completion: int) -> UsageBucket
     )  # fmt: skip
 
 
-def imported(day: date, model: str, input_tokens: int, output_tokens: int) -> ImportedUsage:
+def imported(
+    day: date, model: str, input_tokens: int, output_tokens: int, *, batch: bool = False
+) -> ImportedUsage:
     """An hour bucket of OpenAI's Usage API, as the usage import stores it."""
     return ImportedUsage(
-        org="default", model=model, start=ts(day), width=3600, project_id="", batch=False,
+        org="default", model=model, start=ts(day), width=3600, project_id="", batch=batch,
         service_tier="default", family="gpt-4o-mini", model_key=model,
         input_tokens=input_tokens, input_cached_tokens=0, output_tokens=output_tokens,
         requests=10, imported_at=datetime(2025, 4, 2, tzinfo=UTC),
@@ -80,8 +82,9 @@ def seed_march(app: FastAPI) -> None:
     Training: team a's finished job (actual 1.25) and running job (estimate 0.40), a finished job
     without a team (actual 2.10); OpenAI billed 1.24 of training on the 10th.
     Inference on the 5th: clients reported 400k in / 100k out of gpt-4o-mini, OpenAI's Usage API
-    saw 1M in / 500k out of the same traffic: counted once, 0.15 + 0.30. On the 6th: clients
-    reported 1M in / 1M out of a fine-tuned gpt-4o-mini, 0.30 + 1.20. OpenAI billed the same.
+    saw 1M in / 500k out of the same traffic: counted once, 0.15 + 0.30; and 2M in of Batch
+    traffic, 0.15 at the Batch price. On the 6th: clients reported 1M in / 1M out of a fine-tuned
+    gpt-4o-mini, 0.30 + 1.20. OpenAI billed the same.
     """
     with session_scope(app.state.engine) as session:
         session.add(job("job_a1", "a", "succeeded", "1.50", "1.25"))
@@ -89,6 +92,7 @@ def seed_march(app: FastAPI) -> None:
         session.add(job("job_n1", None, "succeeded", "2.00", "2.10"))
         session.add(reported(date(2025, 3, 5), MINI, 400_000, 100_000))
         session.add(imported(date(2025, 3, 5), MINI, 1_000_000, 500_000))
+        session.add(imported(date(2025, 3, 5), MINI, 2_000_000, 0, batch=True))
         session.add(reported(date(2025, 3, 6), FT, 1_000_000, 1_000_000))
         standard = {"model": MINI, "kind": "inference", "fine_tuned": False}
         tuned = {"model": MINI, "kind": "inference", "fine_tuned": True}
@@ -101,9 +105,9 @@ def seed_march(app: FastAPI) -> None:
                 date(2025, 3, 10), f"ft-{MINI} training", "1.24",
                 model=MINI, kind="training", component="training",
             ),
-            # Neither kind: Batch is billed on a line of its own; audio maps to no kind at all.
+            # Batch is inference too, billed on a line of its own; audio maps to no kind at all.
             cost(
-                date(2025, 3, 5), f"{MINI}, batch input", "0.05",
+                date(2025, 3, 5), f"{MINI}, batch input", "0.15",
                 model=MINI, kind="batch", component="input",
             ),
             cost(date(2025, 3, 5), f"{MINI}, audio", "0.07"),
@@ -137,12 +141,12 @@ def test_spend__by_kind_puts_estimated_actual_and_billed_side_by_side(reports) -
     assert [figures(r) for r in report["rows"]] == [
         ("training", "training", "0.40", "3.35", "1.24"),
         # Reported and imported usage of the 5th counted once (the larger), not added.
-        ("inference", "inference", None, "1.95", "1.95"),
+        ("inference", "inference", None, "2.10", "2.10"),
     ]
     training = report["rows"][0]
     assert (training["jobs"], training["jobs_actual"], training["jobs_estimated"]) == (3, 2, 1)
     assert training["basis"] == "mixed" and report["rows"][1]["jobs"] is None
-    assert report["totals"] == {"estimated_usd": "0.40", "actual_usd": "5.30", "billed_usd": "3.19"}
+    assert report["totals"] == {"estimated_usd": "0.40", "actual_usd": "5.45", "billed_usd": "3.34"}
     assert (report["from"], report["to"], report["kind"], report["currency"]) == (
         "2025-03-01", "2025-03-31", None, "USD",
     )  # fmt: skip
@@ -155,11 +159,11 @@ def test_spend__inference_has_no_team_and_training_bills_have_no_team(reports) -
 
     assert [figures(r) for r in report["rows"]] == [
         ("(no team)", "training", "0.00", "2.10", None),
-        ("(no team)", "inference", None, "1.95", "1.95"),
+        ("(no team)", "inference", None, "2.10", "2.10"),
         ("a", "training", "0.40", "1.25", None),
     ]
     # Every line of the kinds shown is in the total, attributable to a row or not.
-    assert report["totals"]["billed_usd"] == "3.19"
+    assert report["totals"]["billed_usd"] == "3.34"
 
 
 def test_spend__by_model_keeps_fine_tuned_inference_apart_as_openai_bills_it(reports) -> None:
@@ -170,7 +174,7 @@ def test_spend__by_model_keeps_fine_tuned_inference_apart_as_openai_bills_it(rep
     assert [figures(r) for r in report["rows"]] == [
         (f"ft-{MINI}", "inference", None, "1.50", "1.50"),
         (MINI, "training", "0.40", "3.35", "1.24"),
-        (MINI, "inference", None, "0.45", "0.45"),
+        (MINI, "inference", None, "0.60", "0.60"),
     ]
 
 
@@ -180,9 +184,9 @@ def test_spend__a_kind_filter_keeps_one_kind_by_month(reports) -> None:
     params = {**MARCH, "group_by": "month", "kind": "inference"}
     report = reader.get("/v1/reports/spend", params=params).json()
 
-    assert [figures(r) for r in report["rows"]] == [("2025-03", "inference", None, "1.95", "1.95")]
+    assert [figures(r) for r in report["rows"]] == [("2025-03", "inference", None, "2.10", "2.10")]
     assert report["kind"] == "inference"
-    assert report["totals"] == {"estimated_usd": None, "actual_usd": "1.95", "billed_usd": "1.95"}
+    assert report["totals"] == {"estimated_usd": None, "actual_usd": "2.10", "billed_usd": "2.10"}
 
 
 def test_spend__traffic_without_a_price_is_unknown_never_zero(reports) -> None:
@@ -195,20 +199,20 @@ def test_spend__traffic_without_a_price_is_unknown_never_zero(reports) -> None:
     report = reader.get("/v1/reports/spend", params=span).json()
 
     march, april = report["rows"]
-    assert figures(march) == ("2025-03", "inference", None, "1.95", "1.95")
+    assert figures(march) == ("2025-03", "inference", None, "2.10", "2.10")
     assert figures(april) == ("2025-04", "inference", None, None, None)
     assert april["unpriced"] == [UNKNOWN_MODEL]
     assert report["totals"]["actual_usd"] is None
     by_model = reader.get("/v1/reports/spend", params={**span, "group_by": "model"}).json()
     assert {r["group"]: r["actual_usd"] for r in by_model["rows"]} == {
-        f"ft-{MINI}": "1.50", MINI: "0.60", UNKNOWN_MODEL: None,
+        f"ft-{MINI}": "1.50", MINI: "0.75", UNKNOWN_MODEL: None,
     }  # fmt: skip
 
     exported = reader.get("/v1/reports/spend.csv", params=span)
     lines = list(csv.reader(io.StringIO(exported.text)))
     assert lines[2][:5] == ["2025-04", "inference", "", "unknown", ""]
     assert lines[2][-1] == UNKNOWN_MODEL
-    assert lines[-1][:5] == ["total", "inference", "", "unknown", "1.95"]
+    assert lines[-1][:5] == ["total", "inference", "", "unknown", "2.10"]
 
 
 def test_spend__csv_has_the_rows_and_totals_of_the_report(reports) -> None:
@@ -227,7 +231,7 @@ def test_spend__csv_has_the_rows_and_totals_of_the_report(reports) -> None:
         [r["group"], r["kind"], r["estimated_usd"] or "", r["actual_usd"], r["billed_usd"] or ""]
         for r in report["rows"]
     ]
-    assert lines[-1][:5] == ["total", "", "0.40", "5.30", "3.19"]
+    assert lines[-1][:5] == ["total", "", "0.40", "5.45", "3.34"]
 
 
 @pytest.mark.parametrize(
