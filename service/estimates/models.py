@@ -4,7 +4,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, Column
+from sqlalchemy import JSON, Column, Text
 from sqlmodel import Field, SQLModel
 
 from service.types import Money, UTCDateTime, utcnow
@@ -27,3 +27,7 @@ class EstimateRecord(SQLModel, table=True):
     cost_usd: Decimal = Field(sa_column=Column(Money(), nullable=False))
     inputs: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
     result: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    # What the read endpoints send for it, rendered once when it is stored
+    # (service.estimates.renderings): its summary's JSON and its CSV export line.
+    summary: str = Field(sa_column=Column(Text, nullable=False))
+    csv_line: str = Field(sa_column=Column(Text, nullable=False))

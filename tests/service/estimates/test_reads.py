@@ -8,11 +8,14 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from sqlalchemy import select
+
 from pricing.money import format_usd
 from service.auth.service import create_key
 from service.db import session_scope
 from service.estimates.models import EstimateRecord
 from service.estimates.reads import ROWS_PER_CHUNK, estimates_csv
+from service.estimates.renderings import renderings
 from service.estimates.schemas import EstimatePage, EstimateSummary
 from tests.service.conftest import client_for
 
@@ -145,7 +148,7 @@ def test_csv__the_header_comes_first_then_rows_a_chunk_at_a_time(api):
     engine = api.app.state.engine
     template = _store_two(api, api.admin)[0]
     start = datetime(2026, 1, 1, tzinfo=UTC)
-    rows = [
+    plain_rows = [
         {
             "id": f"est_{i:016x}",
             "kind": "training",
@@ -160,6 +163,7 @@ def test_csv__the_header_comes_first_then_rows_a_chunk_at_a_time(api):
         }
         for i in range(2 * ROWS_PER_CHUNK + 5)
     ]
+    rows = [{**row, **renderings(row)} for row in plain_rows]
     with engine.begin() as connection:
         connection.execute(EstimateRecord.__table__.insert(), rows)
     with engine.connect() as connection:
@@ -170,15 +174,20 @@ def test_csv__the_header_comes_first_then_rows_a_chunk_at_a_time(api):
 
 
 def test_get__the_body_is_byte_for_byte_what_pydantic_writes_for_the_summary(api):
-    # The database writes each summary's head: its text must be the documented encoding
-    # exactly (field order, 'Z' times without a zero fraction, decimal strings, nulls).
+    # The stored summary is sent as it is: its text must be the documented encoding exactly
+    # (field order, 'Z' times without a zero fraction, decimal strings, nulls).
     posted = _store_two(api, api.admin)
     engine = api.app.state.engine
+    table = EstimateRecord.__table__  # type: ignore[attr-defined]
     with engine.begin() as connection:
+        row = connection.execute(select(table).where(table.c.id == posted[0]["id"])).one()
+        changed = {
+            **row._asdict(),
+            "created_at": datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
+            "requested_by": 'Zoë "q"',
+        }
         connection.execute(
-            EstimateRecord.__table__.update()  # type: ignore[attr-defined]
-            .where(EstimateRecord.__table__.c.id == posted[0]["id"])  # type: ignore[attr-defined]
-            .values(created_at=datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC), requested_by='Zoë "q"')
+            table.update().where(table.c.id == posted[0]["id"]).values(**renderings(changed))
         )
     for item in posted:
         body = api.admin.get(f"/v1/estimates/{item['id']}").content
