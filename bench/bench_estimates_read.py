@@ -2,7 +2,8 @@
 
 Starts `ratecard serve` (uvicorn, one process) on a loopback port with a fresh SQLite database or
 a fresh PostgreSQL database (`--db postgres`), stores `--rows` estimates straight into the table
-(copies of two real estimates the server made, each with its own id and time), then:
+(copies of two real estimates the server made, each with its own id and time, rendered as the
+write path renders them), then:
 
 - drives `/healthz`, `GET /v1/estimates/{id}` and `GET /v1/estimates?limit=100` with keep-alive
   clients in interleaved rounds and prints the server's CPU per request and its ratio to
@@ -43,6 +44,7 @@ from support import database
 
 from service.db import create_db_engine
 from service.estimates.models import EstimateRecord
+from service.estimates.renderings import renderings
 
 TRAINING = {"model": "gpt-3.5-turbo", "tokens": 100_000, "n_epochs": 3, "as_of": "2023-09-01"}
 INFERENCE = {
@@ -73,6 +75,7 @@ def seed(base: str, url: str, rows: int) -> str:
             row["id"] = f"est_{i:016x}"
             row["created_at"] = start + timedelta(seconds=i)
             row["result"] = {**row["result"], "id": row["id"]}
+            row.update(renderings(row))  # as the write path stores them
             batch.append(row)
             if len(batch) == 10_000:
                 conn.execute(table.insert(), batch)

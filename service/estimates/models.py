@@ -4,7 +4,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, Column, Text
+from sqlalchemy import JSON, Column, Index, Text
 from sqlmodel import Field, SQLModel
 
 from service.types import Money, UTCDateTime, utcnow
@@ -14,6 +14,8 @@ class EstimateRecord(SQLModel, table=True):
     """Every estimate the service gave: who asked, when, with which inputs and price version."""
 
     __tablename__ = "estimates"
+    # The CSV export reads this index alone, in its order: no row lookups, no sort.
+    __table_args__ = (Index("ix_estimates_export", "created_at", "id", "csv_line"),)
 
     id: str = Field(primary_key=True, max_length=40)
     kind: str = Field(max_length=20, index=True)  # "training" | "inference"

@@ -1,4 +1,5 @@
-"""estimates: each estimate's finished renderings, its summary JSON and its CSV line
+"""estimates: each estimate's finished renderings, its summary JSON and its CSV line, and an index
+the CSV export reads alone
 
 The read endpoints send these as stored instead of formatting every row on every read. Rows
 stored before are rendered here, a batch at a time in id order, by the same function the write
@@ -79,9 +80,13 @@ def upgrade() -> None:
     with op.batch_alter_table("estimates") as batch:
         batch.alter_column("summary", existing_type=sa.Text, nullable=False)
         batch.alter_column("csv_line", existing_type=sa.Text, nullable=False)
+    # Newest first by (created_at, id) with each line in the index itself: the export reads the
+    # index alone (on SQLite the rows, which hold the documents twice, often overflow a page).
+    op.create_index("ix_estimates_export", "estimates", ["created_at", "id", "csv_line"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_estimates_export", table_name="estimates")
     with op.batch_alter_table("estimates") as batch:
         batch.drop_column("csv_line")
         batch.drop_column("summary")
