@@ -7,7 +7,7 @@ join it; nothing is parsed, formatted or encoded per row.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -91,9 +91,9 @@ def estimates_page_json(
     return _page_json(rows, limit)
 
 
-def _page_json(rows: list[Row[Any]], limit: int) -> bytes:
+def _page_json(rows: Sequence[Row[Any]], limit: int) -> bytes:
     next_cursor = rows[limit - 1].id if len(rows) > limit else None
-    items = ",".join([summary for _, summary in rows[:limit]])
+    items = ",".join([row.summary for row in rows[:limit]])
     return b'{"items":[' + items.encode() + b'],"next_cursor":' + to_json(next_cursor) + b"}"
 
 

@@ -67,7 +67,7 @@ _WRITE = (
 def _backfill(connection: sa.Connection) -> None:
     after = ""
     while rows := connection.execute(_READ, {"after": after}).mappings().all():
-        updates: list[dict[str, Any]] = [{"row_id": r["id"], **renderings(r)} for r in rows]
+        updates: list[dict[str, Any]] = [{"row_id": r["id"], **renderings(dict(r))} for r in rows]
         connection.execute(_WRITE, updates)
         after = rows[-1]["id"]
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import event, select, text
 
 from pricing.money import format_usd
 from service.auth.service import create_key
@@ -198,3 +198,76 @@ def test_get__the_body_is_byte_for_byte_what_pydantic_writes_for_the_summary(api
         b'"created_at":"2026-01-02T03:04:05Z"'
         in api.admin.get(f"/v1/estimates/{posted[0]['id']}").content
     )
+
+
+def _revoke_by_hand(api: Any, key_id: int) -> None:
+    # Not through the API: as another replica, or an operator's UPDATE, would.
+    with api.app.state.engine.begin() as connection:
+        connection.execute(
+            text("UPDATE api_keys SET revoked_at = CURRENT_TIMESTAMP WHERE id = :id"),
+            {"id": key_id},
+        )
+
+
+def _reader(api: Any) -> tuple[Any, dict[str, Any]]:
+    key = api.admin.post("/v1/keys", json={"name": "finance", "scopes": ["read"]}).json()
+    return client_for(api.app, key["secret"]), key
+
+
+def test_get__an_unknown_id_is_404_for_a_live_key_new_or_cached(api):
+    reader, key = _reader(api)
+    with reader:
+        for _ in range(2):  # the key not cached yet, then from the key cache
+            r = reader.get("/v1/estimates/est_nope")
+            assert r.status_code == 404, r.text
+            assert r.headers["content-type"].startswith("application/problem+json")
+            assert api.app.state.key_cache.get(key["secret"]) is not None
+
+
+def test_get__a_cached_key_revoked_by_hand_is_401_for_an_estimate_known_or_not(api):
+    posted = _store_two(api, api.admin)
+    reader, key = _reader(api)
+    with reader:
+        assert reader.get(f"/v1/estimates/{posted[0]['id']}").status_code == 200
+        _revoke_by_hand(api, key["id"])
+        for estimate_id in (posted[0]["id"], "est_nope"):  # a 401, never the estimate or a 404
+            r = reader.get(f"/v1/estimates/{estimate_id}")
+            assert r.status_code == 401, r.text
+        assert api.app.state.key_cache.get(key["secret"]) is None
+
+
+def test_get__a_cached_key_deleted_by_hand_is_401(api):
+    posted = _store_two(api, api.admin)
+    reader, key = _reader(api)
+    with reader:
+        assert reader.get(f"/v1/estimates/{posted[0]['id']}").status_code == 200
+        with api.app.state.engine.begin() as connection:
+            connection.execute(text("DELETE FROM api_keys WHERE id = :id"), {"id": key["id"]})
+        assert reader.get(f"/v1/estimates/{posted[0]['id']}").status_code == 401
+
+
+def test_get__a_key_without_the_read_scope_is_403_new_or_cached(api):
+    posted = _store_two(api, api.admin)
+    with api.client_with("estimate", name="ml") as team:
+        for _ in range(2):
+            assert team.get(f"/v1/estimates/{posted[0]['id']}").status_code == 403
+
+
+def test_get__one_estimate_for_a_cached_key_is_one_statement(api):
+    # The key's liveness is checked by the read's own statement: one round trip, not two.
+    posted = _store_two(api, api.admin)
+    path = f"/v1/estimates/{posted[0]['id']}"
+    assert api.admin.get(path).status_code == 200  # caches the key, records its use
+    statements: list[str] = []
+
+    def count(*args: Any) -> None:
+        statements.append(args[2])
+
+    engine = api.app.state.engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        r = api.admin.get(path)
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert r.status_code == 200 and r.json()["id"] == posted[0]["id"]
+    assert len(statements) == 1, statements
