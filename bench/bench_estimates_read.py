@@ -68,19 +68,18 @@ def seed(base: str, url: str, rows: int) -> str:
     with engine.connect() as conn:
         templates = [dict(m) for m in conn.execute(select(table)).mappings()]
     start = datetime(2026, 1, 1, tzinfo=UTC)
-    batch: list[dict[str, Any]] = []
-    with engine.begin() as conn:
-        for i in range(rows):
+    for first in range(0, rows, 10_000):
+        batch: list[dict[str, Any]] = []
+        for i in range(first, min(first + 10_000, rows)):
             row = dict(templates[i % len(templates)])
             row["id"] = f"est_{i:016x}"
             row["created_at"] = start + timedelta(seconds=i)
             row["result"] = {**row["result"], "id": row["id"]}
             row.update(renderings(row))  # as the write path stores them
             batch.append(row)
-            if len(batch) == 10_000:
-                conn.execute(table.insert(), batch)
-                batch = []
-        if batch:
+        # A transaction per batch: one for a million rows held SQLite's write lock for minutes,
+        # and the server's own background writers failed on it.
+        with engine.begin() as conn:
             conn.execute(table.insert(), batch)
     engine.dispose()
     return f"est_{rows // 2:016x}"
