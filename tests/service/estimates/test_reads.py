@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import event, select, text
 
 from pricing.money import format_usd
+from service.auth.last_used import LastUsed
 from service.auth.service import create_key
 from service.db import session_scope
 from service.estimates.models import EstimateRecord
@@ -271,3 +272,22 @@ def test_get__one_estimate_for_a_cached_key_is_one_statement(api):
         event.remove(engine, "before_cursor_execute", count)
     assert r.status_code == 200 and r.json()["id"] == posted[0]["id"]
     assert len(statements) == 1, statements
+
+
+def test_get__one_estimate_for_a_cached_key_records_the_keys_use(api):
+    posted = _store_two(api, api.admin)
+    reader, key = _reader(api)
+    api.app.state.last_used = LastUsed(granularity=timedelta(0))  # every use is due
+
+    def last_used() -> Any:
+        with api.app.state.engine.connect() as connection:
+            return connection.execute(
+                text("SELECT last_used_at FROM api_keys WHERE id = :id"), {"id": key["id"]}
+            ).scalar_one()
+
+    with reader:
+        assert reader.get(f"/v1/estimates/{posted[0]['id']}").status_code == 200
+        first = last_used()
+        assert api.app.state.key_cache.get(key["secret"]) is not None
+        assert reader.get(f"/v1/estimates/{posted[0]['id']}").status_code == 200  # from the cache
+    assert first is not None and last_used() > first
