@@ -2,7 +2,8 @@
 
 Starts `ratecard serve` (uvicorn, one process) on a loopback port with a fresh SQLite database or
 a fresh PostgreSQL database (`--db postgres`), stores `--rows` estimates straight into the table
-(copies of two real estimates the server made, each with its own id and time), then:
+(copies of two real estimates the server made, each with its own id and time, rendered as the
+write path renders them), then:
 
 - drives `/healthz`, `GET /v1/estimates/{id}` and `GET /v1/estimates?limit=100` with keep-alive
   clients in interleaved rounds and prints the server's CPU per request and its ratio to
@@ -43,6 +44,7 @@ from support import database
 
 from service.db import create_db_engine
 from service.estimates.models import EstimateRecord
+from service.estimates.renderings import renderings
 
 TRAINING = {"model": "gpt-3.5-turbo", "tokens": 100_000, "n_epochs": 3, "as_of": "2023-09-01"}
 INFERENCE = {
@@ -66,18 +68,18 @@ def seed(base: str, url: str, rows: int) -> str:
     with engine.connect() as conn:
         templates = [dict(m) for m in conn.execute(select(table)).mappings()]
     start = datetime(2026, 1, 1, tzinfo=UTC)
-    batch: list[dict[str, Any]] = []
-    with engine.begin() as conn:
-        for i in range(rows):
+    for first in range(0, rows, 10_000):
+        batch: list[dict[str, Any]] = []
+        for i in range(first, min(first + 10_000, rows)):
             row = dict(templates[i % len(templates)])
             row["id"] = f"est_{i:016x}"
             row["created_at"] = start + timedelta(seconds=i)
             row["result"] = {**row["result"], "id": row["id"]}
+            row.update(renderings(row))  # as the write path stores them
             batch.append(row)
-            if len(batch) == 10_000:
-                conn.execute(table.insert(), batch)
-                batch = []
-        if batch:
+        # A transaction per batch: one for a million rows held SQLite's write lock for minutes,
+        # and the server's own background writers failed on it.
+        with engine.begin() as conn:
             conn.execute(table.insert(), batch)
     engine.dispose()
     return f"est_{rows // 2:016x}"

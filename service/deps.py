@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request, Response
 from fastapi.concurrency import run_in_threadpool
@@ -253,3 +253,45 @@ def own_read_key(request: Request, credentials: BearerDep) -> Principal:
 
 
 OwnReadKey = Annotated[Principal, Depends(own_read_key)]
+
+
+T = TypeVar("T")
+
+
+def read_with_live_key(
+    request: Request,
+    credentials: HTTPAuthorizationCredentials | None,
+    read: Callable[[Connection, int], T | None],
+    *,
+    scope: str = "read",
+) -> T:
+    """A read whose own statement re-checks the caller's key (service.auth.service.with_live_key):
+    `read(connection, key_id)` answers None when it found key `key_id` not live.
+
+    As read_connection, in one worker-thread call on a connection of its own, with one round trip
+    fewer: a key from the key cache is checked by the read itself. Whatever that cannot settle (a
+    key not cached, cached without the scope, or not live any more) takes checked_key's path, so a
+    key revoked on any replica is refused on its next request here too.
+    """
+    secret = _secret(credentials)
+    state = request.app.state
+    keys: KeyCache = state.key_cache
+    engine: Engine = state.engine
+    with engine.connect() as connection:
+        if not is_sqlite(engine):
+            connection = connection.execution_options(isolation_level="AUTOCOMMIT")
+        principal = keys.get(secret)
+        if principal is not None and principal.has(scope):
+            found = read(connection, principal.key_id)
+            if found is not None:
+                last_used: LastUsed = state.last_used
+                if last_used.due(principal.key_id):
+                    last_used.record(engine, principal.key_id)
+                return found
+        principal = checked_key(connection, request, credentials)
+        require_scope(principal, scope)
+        found = read(connection, principal.key_id)
+        if found is None:  # revoked between the two statements
+            keys.forget(secret)
+            raise NotAuthenticated("invalid or revoked API key")
+        return found

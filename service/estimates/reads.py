@@ -1,121 +1,48 @@
 """Reading stored estimates back: one, a page, or every one as CSV for finance.
 
-Finance tooling reads many rows, so the database does the per-row work: it writes each summary's
-JSON head and each CSV cell, and the stored JSON documents (`inputs`, `result`) pass through as
-the text it holds, never parsed into Python objects only to be encoded again. Python joins text.
+Each estimate was rendered once when it was stored (service.estimates.renderings): its summary
+as `GET /v1/estimates/{id}` sends it and its line of the CSV export. Reads select that text and
+join it; nothing is parsed, formatted or encoded per row.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterator, Sequence
 from datetime import UTC, date, datetime
-from functools import cache
 from typing import Any
 
 from pydantic_core import to_json
-from sqlalchemy import (
-    ColumnElement,
-    Select,
-    String,
-    Text,
-    and_,
-    bindparam,
-    case,
-    cast,
-    func,
-    literal_column,
-    or_,
-    select,
-    type_coerce,
-)
-from sqlalchemy.engine import Connection
+from sqlalchemy import Select, and_, bindparam, or_, select
+from sqlalchemy.engine import Connection, Row
 
+from service.auth.service import with_live_key
 from service.errors import InvalidInput, NotFound
 from service.estimates.models import EstimateRecord
+from service.estimates.renderings import csv_header
 
-_T = EstimateRecord.__table__.c  # type: ignore[attr-defined]
-# Stored as its canonical decimal string (service.types.Money): read as it is.
-_COST_TEXT = type_coerce(_T.cost_usd, String).label("cost_usd")
+_TABLE = EstimateRecord.__table__  # type: ignore[attr-defined]
+_T = _TABLE.c
 _NEWEST_FIRST = (_T.created_at.desc(), _T.id.desc())
+ROWS_PER_CHUNK = 1000
+
+# The estimate and the check that the caller's key is still live, in one statement.
+_ONE = with_live_key(_TABLE, _T.id == bindparam("id"), _T.summary)
+_PAGE = select(_T.id, _T.summary)
+_FIRST_PAGE = _PAGE.order_by(*_NEWEST_FIRST).limit(bindparam("rows"))
+_CSV = select(_T.csv_line).order_by(*_NEWEST_FIRST)
 
 
-def _sql_text(constant: str) -> ColumnElement[Any]:
-    """A constant of ours as an SQL string literal: PostgreSQL cannot type a parameter here."""
-    return literal_column("'" + constant.replace("'", "''") + "'", Text)
+def estimate_for_key(connection: Connection, key_id: int, *, estimate_id: str) -> Row[Any] | None:
+    """The estimate's stored summary (None in `.summary` when there is no such estimate), or no
+    row at all when key `key_id` is not live (service.deps.read_with_live_key)."""
+    return connection.execute(_ONE, {"key_id": key_id, "id": estimate_id}).first()
 
 
-def _created_json(dialect: str, *, utc: str = "Z") -> ColumnElement[Any]:
-    """created_at as pydantic writes an aware UTC time: ISO, a 'Z' (or `utc`), no fraction
-    when zero."""
-    text: ColumnElement[Any]
-    if dialect == "sqlite":  # stored as '2026-01-02 03:04:05.000067'
-        text = func.replace(type_coerce(_T.created_at, String), " ", "T")
-    else:
-        text = func.to_char(func.timezone("UTC", _T.created_at), 'YYYY-MM-DD"T"HH24:MI:SS.US')
-    return func.replace(text, ".000000", "") + utc
-
-
-def _head_columns(dialect: str) -> tuple[ColumnElement[Any], ...]:
-    """An estimate's summary fields but its JSON documents, as one JSON object the database
-    writes (a quarter of the cost of building and encoding each row in Python), and the two
-    documents as the text the database holds, to be spliced in."""
-    values: dict[str, ColumnElement[Any]] = {
-        "id": _T.id,
-        "kind": _T.kind,
-        "requested_by": _T.requested_by,
-        "created_at": _created_json(dialect),
-        "model": _T.model,
-        "as_of": cast(_T.as_of, Text),
-        "price_version": _T.price_version,
-        "cost_usd": _COST_TEXT,
-    }
-    head: ColumnElement[Any]
-    if dialect == "sqlite":
-        # The names as SQL literals, not parameters (they are the same on every row).
-        head = func.json_object(
-            *[item for name, value in values.items() for item in (_sql_text(name), value)]
-        )
-    else:
-        # json_build_object spaces its separators; each value is encoded by to_json instead.
-        pieces: list[ColumnElement[Any]] = []
-        for name, value in values.items():
-            pieces.append(_sql_text(("{" if not pieces else ",") + f'"{name}":'))
-            pieces.append(func.coalesce(cast(func.to_json(value), Text), _sql_text("null")))
-        head = func.concat(*pieces, _sql_text("}"))
-    return (
-        cast(head, Text).label("head"),
-        _T.id,
-        cast(_T.inputs, Text).label("inputs"),
-        cast(_T.result, Text).label("result"),
-    )
-
-
-def _summary_text(head: str, inputs: str, result: str) -> str:
-    return f'{head[:-1]},"inputs":{inputs},"result":{result}}}'
-
-
-@cache
-def _one(dialect: str) -> Select[Any]:
-    return select(*_head_columns(dialect)).where(_T.id == bindparam("id"))
-
-
-@cache
-def _page(dialect: str) -> Select[Any]:
-    return select(*_head_columns(dialect))
-
-
-@cache
-def _first_page(dialect: str) -> Select[Any]:
-    return _page(dialect).order_by(*_NEWEST_FIRST).limit(bindparam("rows"))
-
-
-def estimate_json(connection: Connection, *, estimate_id: str) -> bytes:
-    row = connection.execute(_one(connection.dialect.name), {"id": estimate_id}).first()
-    if row is None:
+def estimate_json(row: Row[Any], *, estimate_id: str) -> bytes:
+    summary: str | None = row.summary
+    if summary is None:
         raise NotFound(f"no estimate {estimate_id}")
-    return _summary_text(row.head, row.inputs, row.result).encode()
+    return summary.encode()
 
 
 def _filtered(
@@ -146,11 +73,10 @@ def estimates_page_json(
     connection: Connection, *, limit: int = 50, cursor: str | None = None, **filters: Any
 ) -> bytes:
     """A page of estimates, newest first, as EstimatePage documents it."""
-    dialect = connection.dialect.name
     if not cursor and not any(filters.values()):  # the common first page: a prepared query
-        rows = connection.execute(_first_page(dialect), {"rows": limit + 1}).all()
+        rows = connection.execute(_FIRST_PAGE, {"rows": limit + 1}).all()
         return _page_json(rows, limit)
-    query = _filtered(_page(dialect), **filters)
+    query = _filtered(_PAGE, **filters)
     if cursor:
         anchor = connection.execute(select(_T.created_at).where(_T.id == cursor)).first()
         if anchor is None:
@@ -165,76 +91,18 @@ def estimates_page_json(
     return _page_json(rows, limit)
 
 
-def _page_json(rows: Sequence[Any], limit: int) -> bytes:
+def _page_json(rows: Sequence[Row[Any]], limit: int) -> bytes:
     next_cursor = rows[limit - 1].id if len(rows) > limit else None
-    items = ",".join(
-        [_summary_text(head, inputs, result) for head, _, inputs, result in rows[:limit]]
-    )
+    items = ",".join([row.summary for row in rows[:limit]])
     return b'{"items":[' + items.encode() + b'],"next_cursor":' + to_json(next_cursor) + b"}"
 
 
-CSV_COLUMNS = [
-    "id",
-    "kind",
-    "created_at",
-    "requested_by",
-    "model",
-    "as_of",
-    "price_version",
-    "cost_usd",
-    "billing_tokens",
-    "n_epochs",
-    "charged_tokens",
-    "cost_per_request_usd",
-    "cost_per_month_usd",
-]
-# Fields of the stored result, read by the database (absent ones are NULL, written empty).
-_RESULT_FIELDS = CSV_COLUMNS[8:]
-# Spreadsheet apps execute cells that start with these characters (CSV injection).
-_FORMULA_STARTS = ["=", "+", "-", "@", "\t", "\r"]
-ROWS_PER_CHUNK = 1000
-
-
-def _defused(column: ColumnElement[Any]) -> ColumnElement[Any]:
-    """A cell that people or publishers name, with a quote before a leading formula character."""
-    text = cast(column, Text)
-    return case(
-        (func.substr(text, 1, 1).in_(_FORMULA_STARTS), _sql_text("'") + text),
-        else_=text,
-    )
-
-
-@cache
-def _csv_query(dialect: str) -> Select[Any]:
-    """Every cell as the text the CSV holds, written by the database: Python hands the rows to
-    csv.writer as they come (a million times formatting a time or checking a first character
-    in Python was most of an export's cost). Generated ids, kinds, ISO times and dates,
-    non-negative amounts and counts cannot start with a formula character and go as they are;
-    a field the result lacks is NULL, an empty cell."""
-    return select(
-        _T.id,
-        _T.kind,
-        _created_json(dialect, utc="+00:00"),  # as datetime.isoformat() writes it
-        _defused(_T.requested_by),
-        _defused(_T.model),
-        cast(_T.as_of, Text),
-        _defused(_T.price_version),
-        _COST_TEXT,
-        *(_T.result[name].as_string() for name in _RESULT_FIELDS),
-    ).order_by(*_NEWEST_FIRST)
-
-
 def estimates_csv(connection: Connection, **filters: Any) -> Iterator[str]:
-    """CSV text for finance, newest first, a chunk of rows at a time: one query streamed from
-    the database (a server-side cursor on PostgreSQL), so memory stays flat at any size."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(CSV_COLUMNS)
-    yield buffer.getvalue()  # the client sees the export start before the query runs
-    query = _filtered(_csv_query(connection.dialect.name), **filters)
+    """CSV text for finance, newest first, a chunk of rows at a time: the stored lines of one
+    query streamed from the database (a server-side cursor on PostgreSQL), so memory stays flat
+    at any size."""
+    yield csv_header()  # the client sees the export start before the query runs
+    query = _filtered(_CSV, **filters)
     result = connection.execution_options(yield_per=ROWS_PER_CHUNK).execute(query)
-    for rows in result.partitions():
-        buffer.seek(0)
-        buffer.truncate()
-        writer.writerows(rows)
-        yield buffer.getvalue()
+    for lines in result.scalars().partitions():
+        yield "".join(lines)

@@ -6,6 +6,7 @@ import shutil
 import tempfile
 from collections.abc import AsyncIterator, Generator, Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -23,6 +24,7 @@ from service.deps import (
     SettingsDep,
     key_first_route,
     read_connection,
+    read_with_live_key,
 )
 from service.errors import InvalidInput, PayloadTooLarge
 from service.estimates import reads, service
@@ -257,7 +259,8 @@ async def gated(chunks: Generator[str], gate: ConnectionGate) -> AsyncIterator[s
 )
 def get_estimate(estimate_id: str, request: Request, credentials: BearerDep) -> Response:
     # The key is checked in this same worker-thread call (the id needs no validation that could
-    # come first): one thread hop per request.
-    with read_connection(request, credentials) as connection:
-        body = reads.estimate_json(connection, estimate_id=estimate_id)
-    return Response(body, media_type=JSON)
+    # come first), by the read's own statement: one thread hop and one query per request.
+    row = read_with_live_key(
+        request, credentials, partial(reads.estimate_for_key, estimate_id=estimate_id)
+    )
+    return Response(reads.estimate_json(row, estimate_id=estimate_id), media_type=JSON)

@@ -34,6 +34,7 @@ from pricing.serialize import (
 from service.db import final_write
 from service.errors import InvalidInput
 from service.estimates.models import EstimateRecord
+from service.estimates.renderings import renderings
 from service.estimates.schemas import InferenceRequest, TrainingRequest
 from service.prices.service import Reference, catalogue_for, load_reference
 from service.types import utcnow
@@ -89,6 +90,7 @@ def _new_estimate(
         "inputs": inputs,
         "result": result,
     }
+    row.update(renderings(row))
     return NewEstimate(result, row)
 
 

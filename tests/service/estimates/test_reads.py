@@ -8,11 +8,15 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from sqlalchemy import event, select, text
+
 from pricing.money import format_usd
+from service.auth.last_used import LastUsed
 from service.auth.service import create_key
 from service.db import session_scope
 from service.estimates.models import EstimateRecord
 from service.estimates.reads import ROWS_PER_CHUNK, estimates_csv
+from service.estimates.renderings import renderings
 from service.estimates.schemas import EstimatePage, EstimateSummary
 from tests.service.conftest import client_for
 
@@ -145,7 +149,7 @@ def test_csv__the_header_comes_first_then_rows_a_chunk_at_a_time(api):
     engine = api.app.state.engine
     template = _store_two(api, api.admin)[0]
     start = datetime(2026, 1, 1, tzinfo=UTC)
-    rows = [
+    plain_rows = [
         {
             "id": f"est_{i:016x}",
             "kind": "training",
@@ -160,6 +164,7 @@ def test_csv__the_header_comes_first_then_rows_a_chunk_at_a_time(api):
         }
         for i in range(2 * ROWS_PER_CHUNK + 5)
     ]
+    rows = [{**row, **renderings(row)} for row in plain_rows]
     with engine.begin() as connection:
         connection.execute(EstimateRecord.__table__.insert(), rows)
     with engine.connect() as connection:
@@ -170,15 +175,20 @@ def test_csv__the_header_comes_first_then_rows_a_chunk_at_a_time(api):
 
 
 def test_get__the_body_is_byte_for_byte_what_pydantic_writes_for_the_summary(api):
-    # The database writes each summary's head: its text must be the documented encoding
-    # exactly (field order, 'Z' times without a zero fraction, decimal strings, nulls).
+    # The stored summary is sent as it is: its text must be the documented encoding exactly
+    # (field order, 'Z' times without a zero fraction, decimal strings, nulls).
     posted = _store_two(api, api.admin)
     engine = api.app.state.engine
+    table = EstimateRecord.__table__  # type: ignore[attr-defined]
     with engine.begin() as connection:
+        row = connection.execute(select(table).where(table.c.id == posted[0]["id"])).one()
+        changed = {
+            **row._asdict(),
+            "created_at": datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
+            "requested_by": 'Zoë "q"',
+        }
         connection.execute(
-            EstimateRecord.__table__.update()  # type: ignore[attr-defined]
-            .where(EstimateRecord.__table__.c.id == posted[0]["id"])  # type: ignore[attr-defined]
-            .values(created_at=datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC), requested_by='Zoë "q"')
+            table.update().where(table.c.id == posted[0]["id"]).values(**renderings(changed))
         )
     for item in posted:
         body = api.admin.get(f"/v1/estimates/{item['id']}").content
@@ -189,3 +199,95 @@ def test_get__the_body_is_byte_for_byte_what_pydantic_writes_for_the_summary(api
         b'"created_at":"2026-01-02T03:04:05Z"'
         in api.admin.get(f"/v1/estimates/{posted[0]['id']}").content
     )
+
+
+def _revoke_by_hand(api: Any, key_id: int) -> None:
+    # Not through the API: as another replica, or an operator's UPDATE, would.
+    with api.app.state.engine.begin() as connection:
+        connection.execute(
+            text("UPDATE api_keys SET revoked_at = CURRENT_TIMESTAMP WHERE id = :id"),
+            {"id": key_id},
+        )
+
+
+def _reader(api: Any) -> tuple[Any, dict[str, Any]]:
+    key = api.admin.post("/v1/keys", json={"name": "finance", "scopes": ["read"]}).json()
+    return client_for(api.app, key["secret"]), key
+
+
+def test_get__an_unknown_id_is_404_for_a_live_key_new_or_cached(api):
+    reader, key = _reader(api)
+    with reader:
+        for _ in range(2):  # the key not cached yet, then from the key cache
+            r = reader.get("/v1/estimates/est_nope")
+            assert r.status_code == 404, r.text
+            assert r.headers["content-type"].startswith("application/problem+json")
+            assert api.app.state.key_cache.get(key["secret"]) is not None
+
+
+def test_get__a_cached_key_revoked_by_hand_is_401_for_an_estimate_known_or_not(api):
+    posted = _store_two(api, api.admin)
+    reader, key = _reader(api)
+    with reader:
+        assert reader.get(f"/v1/estimates/{posted[0]['id']}").status_code == 200
+        _revoke_by_hand(api, key["id"])
+        for estimate_id in (posted[0]["id"], "est_nope"):  # a 401, never the estimate or a 404
+            r = reader.get(f"/v1/estimates/{estimate_id}")
+            assert r.status_code == 401, r.text
+        assert api.app.state.key_cache.get(key["secret"]) is None
+
+
+def test_get__a_cached_key_deleted_by_hand_is_401(api):
+    posted = _store_two(api, api.admin)
+    reader, key = _reader(api)
+    with reader:
+        assert reader.get(f"/v1/estimates/{posted[0]['id']}").status_code == 200
+        with api.app.state.engine.begin() as connection:
+            connection.execute(text("DELETE FROM api_keys WHERE id = :id"), {"id": key["id"]})
+        assert reader.get(f"/v1/estimates/{posted[0]['id']}").status_code == 401
+
+
+def test_get__a_key_without_the_read_scope_is_403_new_or_cached(api):
+    posted = _store_two(api, api.admin)
+    with api.client_with("estimate", name="ml") as team:
+        for _ in range(2):
+            assert team.get(f"/v1/estimates/{posted[0]['id']}").status_code == 403
+
+
+def test_get__one_estimate_for_a_cached_key_is_one_statement(api):
+    # The key's liveness is checked by the read's own statement: one round trip, not two.
+    posted = _store_two(api, api.admin)
+    path = f"/v1/estimates/{posted[0]['id']}"
+    assert api.admin.get(path).status_code == 200  # caches the key, records its use
+    statements: list[str] = []
+
+    def count(*args: Any) -> None:
+        statements.append(args[2])
+
+    engine = api.app.state.engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        r = api.admin.get(path)
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert r.status_code == 200 and r.json()["id"] == posted[0]["id"]
+    assert len(statements) == 1, statements
+
+
+def test_get__one_estimate_for_a_cached_key_records_the_keys_use(api):
+    posted = _store_two(api, api.admin)
+    reader, key = _reader(api)
+    api.app.state.last_used = LastUsed(granularity=timedelta(0))  # every use is due
+
+    def last_used() -> Any:
+        with api.app.state.engine.connect() as connection:
+            return connection.execute(
+                text("SELECT last_used_at FROM api_keys WHERE id = :id"), {"id": key["id"]}
+            ).scalar_one()
+
+    with reader:
+        assert reader.get(f"/v1/estimates/{posted[0]['id']}").status_code == 200
+        first = last_used()
+        assert api.app.state.key_cache.get(key["secret"]) is not None
+        assert reader.get(f"/v1/estimates/{posted[0]['id']}").status_code == 200  # from the cache
+    assert first is not None and last_used() > first
