@@ -164,7 +164,8 @@ def _has_price(
     here (its error is reported on the line the tokens land on)."""
     if isinstance(quote, PricingError):
         return True
-    return quote.prices.get(price_field(component, tier=tier, fine_tuned=model.fine_tuned)) is not None
+    name = price_field(component, tier=tier, fine_tuned=model.fine_tuned)
+    return quote.prices.get(name) is not None
 
 
 def _jobs(

@@ -21,9 +21,7 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table("usage_imported") as batch:
         batch.add_column(
-            sa.Column(
-                "input_cache_write_tokens", sa.BigInteger, nullable=False, server_default="0"
-            )
+            sa.Column("input_cache_write_tokens", sa.BigInteger, nullable=False, server_default="0")
         )
 
 

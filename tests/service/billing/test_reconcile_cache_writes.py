@@ -23,6 +23,7 @@ from tests.service.billing.conftest import ADMIN_KEY, BillingEnv, unix
 WEEK = [date(2026, 11, 9) + timedelta(days=n) for n in range(7)]
 CENT = Decimal("0.01")
 SOL, OLDER = "gpt-5.6-sol", "gpt-5.5-2026-04-23"  # GPT-5.5 has no cache-write price
+TRAFFIC = ((SOL, "inference"), (SOL, "batch"), (SOL, "priority"), (OLDER, "inference"))
 FIXED_DAY = WEEK[2]  # exactly 1M written to the cache: $5.00 at gpt-5.6-sol's standard price
 
 
@@ -46,7 +47,7 @@ def _generate(env: BillingEnv) -> dict[tuple[str, str], tuple[Decimal, int]]:
         reference = load_reference(session)
     for day in WEEK:
         lines: dict[tuple[str, str, str], int] = {}
-        for model, kind in ((SOL, "inference"), (SOL, "batch"), (SOL, "priority"), (OLDER, "inference")):
+        for model, kind in TRAFFIC:
             prompt, completion = rng.randint(100_000, 5_000_000), rng.randint(1_000, 500_000)
             cached = rng.randint(0, prompt // 2)
             written = rng.randint(0, prompt - cached)
@@ -90,7 +91,8 @@ def test_reconciliation__cache_write_lines_match_to_the_cent(env: BillingEnv) ->
         now=datetime(2026, 11, 17, tzinfo=UTC),
     )
     assert usage["outcome"] == "ok", usage
-    response = env.admin.post("/v1/billing/imports", json={"start": "2026-11-09", "end": "2026-11-16"})
+    window = {"start": "2026-11-09", "end": "2026-11-16"}
+    response = env.admin.post("/v1/billing/imports", json=window)
     assert response.status_code == 201, response.text
 
     response = env.reader.get(

@@ -80,7 +80,11 @@ def test_cache_writes__a_late_correction_replaces_them(importer: Importer, fake:
     importer.run(NOW)
 
     fake.add_completions_usage(
-        at=ts(RECENT, 40), model=SOL, input_tokens=600, input_cache_write_tokens=600, output_tokens=0
+        at=ts(RECENT, 40),
+        model=SOL,
+        input_tokens=600,
+        input_cache_write_tokens=600,
+        output_tokens=0,
     )
     importer.run(NOW.replace(minute=45))
 
