@@ -34,27 +34,6 @@ def test_sqlite__runs_in_wal_mode(sqlite_url):
     engine.dispose()
 
 
-def test_migrations__ui_sessions_branch_goes_down_and_up_alone(database_url):
-    from alembic import command
-
-    from service.db import alembic_config
-
-    engine = create_db_engine(database_url)
-    migrate(engine)
-    columns = {c["name"] for c in inspect(engine).get_columns("ui_sessions")}
-    assert columns == {"token_digest", "key_id", "created_at", "last_seen_at", "expires_at"}
-    before = set(inspect(engine).get_table_names())
-    cfg = alembic_config(engine.url.render_as_string(hide_password=False))
-    with engine.begin() as connection:
-        cfg.attributes["connection"] = connection
-        command.downgrade(cfg, "ui@-1")
-
-    assert set(inspect(engine).get_table_names()) == before - {"ui_sessions"}
-    migrate(engine)
-    assert "ui_sessions" in inspect(engine).get_table_names()
-    engine.dispose()
-
-
 def test_migrations__usage_import_cache_writes_keep_older_rows_at_zero(database_url):
     """0023 adds the cache-write tokens of each imported bucket; rows imported before it read 0
     (priced as input until their window is imported again) and the revision goes down alone."""
@@ -94,4 +73,25 @@ def test_migrations__usage_import_cache_writes_keep_older_rows_at_zero(database_
             text("SELECT input_tokens, input_cache_write_tokens FROM usage_imported")
         ).one()
     assert tuple(row) == (1000, 0)
+    engine.dispose()
+
+
+def test_migrations__ui_sessions_branch_goes_down_and_up_alone(database_url):
+    from alembic import command
+
+    from service.db import alembic_config
+
+    engine = create_db_engine(database_url)
+    migrate(engine)
+    columns = {c["name"] for c in inspect(engine).get_columns("ui_sessions")}
+    assert columns == {"token_digest", "key_id", "created_at", "last_seen_at", "expires_at"}
+    before = set(inspect(engine).get_table_names())
+    cfg = alembic_config(engine.url.render_as_string(hide_password=False))
+    with engine.begin() as connection:
+        cfg.attributes["connection"] = connection
+        command.downgrade(cfg, "ui@-1")
+
+    assert set(inspect(engine).get_table_names()) == before - {"ui_sessions"}
+    migrate(engine)
+    assert "ui_sessions" in inspect(engine).get_table_names()
     engine.dispose()
