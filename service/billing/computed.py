@@ -1,7 +1,10 @@
 """What ratecard computes for a range of days: usage (reported and imported) and watched jobs.
 
-Usage is split as the bill splits it: Batch, flex and priority traffic and cached input (from
-OpenAI's Usage API, see :func:`split_tokens`) each on their own line, at their own price.
+Usage is split as the bill splits it: Batch, flex and priority traffic, cached input and cache
+writes (from OpenAI's Usage API, see :func:`split_tokens`) each on their own line, at their own
+price. Cache writes have a price of their own from GPT-5.6 on; where a model has none (every
+model before GPT-5.6), OpenAI bills them as uncached input, and so do the pricing library's
+estimates: they are priced, and reconciled, on the input line of their tier.
 
 Each figure is keyed like a mapped cost line, ``(day, model, kind, component, fine_tuned)``, and
 priced at the version in force on its own day (with the organisation's overrides), so a
@@ -17,9 +20,11 @@ from decimal import Decimal
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
+from pricing.catalogue import ResolvedModel
 from pricing.errors import PricingError
 from pricing.money import cost_of_tokens
 from pricing.price_fields import TIER_ALIASES, price_field
+from pricing.prices import PriceQuote
 from service.jobs.models import Job
 from service.prices.service import Reference
 from service.usage.models import UsageBucket
@@ -69,7 +74,8 @@ def split_tokens(prompt: int, completion: int, imported: list[ImportedDay]) -> S
     and, like the pools, holds no Batch traffic: it is compared with the imported non-Batch
     total, and only what it has beyond that is added, as standard uncached tokens. The Batch,
     flex, priority and cached-input parts are a split of the imported figure, each priced on its
-    own line as OpenAI bills it.
+    own line as OpenAI bills it. ``input_tokens`` counts the cached and the cache-write tokens
+    (the Usage API's definition), so the uncached input is what is left of it after both.
     """
     tokens: Split = {}
 
@@ -81,8 +87,10 @@ def split_tokens(prompt: int, completion: int, imported: list[ImportedDay]) -> S
     for row in imported:
         kind = _kind(row)
         cached = min(row.input_cached_tokens, row.input_tokens)
-        add(kind, "input", row.input_tokens - cached)
+        written = min(row.input_cache_write_tokens, row.input_tokens - cached)
+        add(kind, "input", row.input_tokens - cached - written)
         add(kind, "cached_input", cached)
+        add(kind, "cache_write", written)
         add(kind, "output", row.output_tokens)
         if kind != "batch":
             seen_in, seen_out = seen_in + row.input_tokens, seen_out + row.output_tokens
@@ -125,20 +133,39 @@ def _usage(
                 entry.add(None, 0, None)
                 entry.problems.append(str(exc))
             continue
+        quote: PriceQuote | PricingError
+        try:
+            quote = reference.book.quote(resolved.id, as_of=day, overrides=reference.overrides)
+        except PricingError as exc:
+            quote = exc
         for (kind, component), tokens in sorted(split.items()):
+            tier = "standard" if kind == "inference" else kind
+            if component == "cache_write" and not _has_price(quote, component, tier, resolved):
+                component = "input"  # no cache-write price (before GPT-5.6): billed as input
             key = (day, resolved.id, kind, component, resolved.fine_tuned)
             entry = out.setdefault(key, Computed())
             entry.names.add(name)
-            tier = "standard" if kind == "inference" else kind
             field_name = price_field(component, tier=tier, fine_tuned=resolved.fine_tuned)
             try:
-                quote = reference.book.quote(resolved.id, as_of=day, overrides=reference.overrides)
+                if isinstance(quote, PricingError):
+                    raise quote
                 price = quote.require(field_name)
             except PricingError as exc:
                 entry.add(None, tokens, None)  # unknown, never zero
                 entry.problems.append(str(exc))
                 continue
             entry.add(cost_of_tokens(tokens, price), tokens, quote.version)
+
+
+def _has_price(
+    quote: PriceQuote | PricingError, component: str, tier: str, model: ResolvedModel
+) -> bool:
+    """Whether the day's prices name one for the component; an unknown quote is not told apart
+    here (its error is reported on the line the tokens land on)."""
+    if isinstance(quote, PricingError):
+        return True
+    name = price_field(component, tier=tier, fine_tuned=model.fine_tuned)
+    return quote.prices.get(name) is not None
 
 
 def _jobs(

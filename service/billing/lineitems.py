@@ -11,6 +11,7 @@ words after the model     kind         component     price field (``ft_`` for fi
 ``input``                 inference    input         ``usd_per_1m_input_tokens``
 ``output``                inference    output        ``usd_per_1m_output_tokens``
 ``cached input``          inference    cached_input  ``usd_per_1m_cached_input_tokens``
+``cache write`` (1)       inference    cache_write   ``usd_per_1m_cache_write_tokens``
 ``batch input|output``    batch        input/output  ``usd_per_1m_batch_input_tokens`` …
 ``flex …`` / ``priority`` flex/priority …            ``usd_per_1m_flex_input_tokens`` …
   ``…`` / ``fast …``
@@ -20,6 +21,12 @@ words after the model     kind         component     price field (``ft_`` for fi
 ``batch`` (or a tier) may come before or after the token word ("batch input", "input (batch)",
 "input, batch"). Anything else (audio, images, tool calls, storage, a model the catalogue does
 not know) is kept as OpenAI named it and listed as unmapped, with the reason.
+
+(1) An assumption: the reference names the price "cache writes" (GPT-5.6 on) but quotes no bill
+line, so any of "cache write(s)", "cache write input", "input cache write(s)" or "cached input
+write(s)", with a tier word or not, is the cache-write component. A line naming a retention in
+hours ("12-hour cache write") is left unmapped: that rate (2.5x input) is not in the price data,
+and the Usage API does not tell the writes of the two retentions apart.
 """
 
 from __future__ import annotations
@@ -36,13 +43,19 @@ TIER_WORDS = {"batch": "batch", "flex": "flex", "priority": "priority", "fast": 
 _WORD = re.compile(r"[a-z]+")
 _HEAD = re.compile(r"\s*([^\s,]*)[\s,]*(.*)", re.DOTALL)
 _FILLER = frozenset({"tokens", "token", "usage", "standard", "default"})
+# The words of a cache-write line, "input" optional; the retention OpenAI prices as "cache write"
+# (30 minutes) may be named, a retention in hours may not (see the module docstring).
+_CACHE_WRITE = frozenset({"cache", "write"})
+_WRITE_SPELLINGS = {"writes": "write", "cached": "cache"}
+_SHORT_RETENTION = frozenset({"minute", "minutes", "min", "m"})
+_LONG_RETENTION = frozenset({"hour", "hours", "h", "extended"})
 
 
 @dataclass(frozen=True)
 class Mapping:
     model: str | None  # catalogue id of the (base) model
     kind: str | None  # training, inference, batch, flex, priority
-    component: str | None  # input, output, cached_input, training
+    component: str | None  # input, output, cached_input, cache_write, training
     fine_tuned: bool = False
     unmapped_reason: str | None = None
 
@@ -77,8 +90,24 @@ def _describe(words: list[str]) -> tuple[str | None, str | None, str | None]:
         return "training", "training", None
     if rest == ["cached", "input"]:
         return tier or "inference", "cached_input", None
+    if "write" in rest or "writes" in rest:
+        return _cache_write(rest, tier, words)
     if rest in (["input"], ["output"]):
         return tier or "inference", rest[0], None
+    return None, None, f"no mapping for {' '.join(words)!r}"
+
+
+def _cache_write(
+    rest: list[str], tier: str | None, words: list[str]
+) -> tuple[str | None, str | None, str | None]:
+    named = [_WRITE_SPELLINGS.get(w, w) for w in rest]
+    if _LONG_RETENTION & set(named):
+        return None, None, f"no price for the retention of {' '.join(words)!r}"
+    named = [w for w in named if w not in _SHORT_RETENTION]
+    if "input" in named:
+        named.remove("input")
+    if sorted(named) == sorted(_CACHE_WRITE):
+        return tier or "inference", "cache_write", None
     return None, None, f"no mapping for {' '.join(words)!r}"
 
 

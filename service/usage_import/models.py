@@ -1,4 +1,4 @@
-"""Tables of the usage import (schema in migrations/versions/0013_usage_import.py).
+"""Tables of the usage import (schema in migrations/versions/0013_usage_import.py and 0023).
 
 An imported bucket is one result row of ``/organization/usage/completions``: the figure OpenAI
 reports for a (model, project, batch, service tier) group in a time bucket. The primary key is that
@@ -34,6 +34,11 @@ class ImportedUsage(SQLModel, table=True):
     model_key: str = Field(sa_column=Column(String(200), nullable=False))
     input_tokens: int = Field(sa_column=Column(BigInteger, nullable=False))
     input_cached_tokens: int = Field(sa_column=Column(BigInteger, nullable=False))
+    # Of input_tokens, those written to the prompt cache (billed apart from GPT-5.6 on). Since
+    # 0023; rows imported before hold 0 until their window is imported again.
+    input_cache_write_tokens: int = Field(
+        default=0, sa_column=Column(BigInteger, nullable=False, default=0, server_default="0")
+    )
     output_tokens: int = Field(sa_column=Column(BigInteger, nullable=False))
     requests: int = Field(sa_column=Column(BigInteger, nullable=False))
     imported_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))

@@ -143,6 +143,7 @@ def _rows(
                 "model_key": pool_key,
                 "input_tokens": result.input_tokens,
                 "input_cached_tokens": result.input_cached_tokens,
+                "input_cache_write_tokens": result.input_cache_write_tokens,
                 "output_tokens": result.output_tokens,
                 "requests": result.num_model_requests,
                 "imported_at": now,

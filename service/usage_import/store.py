@@ -26,6 +26,7 @@ _VALUES = [
     "model_key",
     "input_tokens",
     "input_cached_tokens",
+    "input_cache_write_tokens",
     "output_tokens",
     "requests",
     "imported_at",
@@ -154,9 +155,10 @@ class ImportedDay:
 
     batch: bool
     service_tier: str  # as OpenAI reports it ("default", "flex", "priority", ...); "" if absent
-    input_tokens: int  # all input, cached included (as the Usage API counts it)
+    input_tokens: int  # all input, cached and cache writes included (as the Usage API counts it)
     input_cached_tokens: int
     output_tokens: int
+    input_cache_write_tokens: int = 0
 
 
 def imported_daily_usage(
@@ -175,13 +177,16 @@ def imported_daily_usage(
             func.sum(c.input_tokens),
             func.sum(c.input_cached_tokens),
             func.sum(c.output_tokens),
+            func.sum(c.input_cache_write_tokens),
         )
         .where(c.start >= start_ts, c.start < end_ts)
         .group_by(day_no, c.model_key, c.batch, c.service_tier)
         .order_by(day_no, c.model_key, c.batch, c.service_tier)
     )
     out: dict[tuple[int, str], list[ImportedDay]] = {}
-    for d, m, batch, tier, i, cached, o in session.execute(query):
-        day = ImportedDay(bool(batch), str(tier), int(i or 0), int(cached or 0), int(o or 0))
+    for d, m, batch, tier, i, cached, o, written in session.execute(query):
+        day = ImportedDay(
+            bool(batch), str(tier), int(i or 0), int(cached or 0), int(o or 0), int(written or 0)
+        )
         out.setdefault((int(d), str(m)), []).append(day)
     return out

@@ -24,6 +24,7 @@ def imported(
     *,
     batch: bool = False,
     cached: int = 0,
+    written: int = 0,
     tier: str = "default",
 ):
     return ImportedUsage(
@@ -38,6 +39,7 @@ def imported(
         model_key=model,
         input_tokens=input_tokens,
         input_cached_tokens=cached,
+        input_cache_write_tokens=written,
         output_tokens=output_tokens,
         requests=10,
         imported_at=datetime(2026, 11, 3, tzinfo=UTC),
@@ -155,3 +157,60 @@ def test_computed__reported_usage_beyond_the_import_is_standard_uncached_and_bat
         ("batch", "input"): 3_000_000,
         ("batch", "output"): 300_000,
     }
+
+
+def test_computed__gpt_5_6_cache_writes_are_priced_at_the_cache_write_price_of_their_tier(
+    database_url, tmp_path
+):
+    app = build_app(database_url, tmp_path)
+    sol = "gpt-5.6-sol"
+    with session_scope(app.state.engine) as session:
+        # Of 10M input: 3M read from the cache, 2M written to it, 5M uncached.
+        session.add(imported(sol, 10_000_000, 1_000_000, cached=3_000_000, written=2_000_000))
+        session.add(imported(sol, 4_000_000, 0, batch=True, written=1_000_000))
+        session.add(imported(sol, 1_000_000, 0, tier="priority", written=1_000_000))
+    out = figures(app)
+    cells = {key[2:4]: (entry.quantity, entry.amount) for key, entry in out.items()}
+    # gpt-5.6-sol on 2026-11-02 (version 2026-10-26): input $4, cached $0.40, cache write $5
+    # (1.25x input), output $20; Batch half of each; priority twice.
+    assert cells == {
+        ("inference", "input"): (5_000_000, Decimal("20")),
+        ("inference", "cached_input"): (3_000_000, Decimal("1.2")),
+        ("inference", "cache_write"): (2_000_000, Decimal("10")),
+        ("inference", "output"): (1_000_000, Decimal("20")),
+        ("batch", "input"): (3_000_000, Decimal("6")),
+        ("batch", "cache_write"): (1_000_000, Decimal("2.5")),
+        ("priority", "cache_write"): (1_000_000, Decimal("10")),
+    }
+    assert out[(DAY, sol, "inference", "cache_write", False)].price_versions == {"2026-10-26"}
+
+
+def test_computed__cache_writes_before_gpt_5_6_are_priced_as_input_on_the_input_line(
+    database_url, tmp_path
+):
+    app = build_app(database_url, tmp_path)
+    gpt55 = "gpt-5.5-2026-04-23"
+    with session_scope(app.state.engine) as session:
+        session.add(imported(MINI, 1_000_000, 0, cached=200_000, written=300_000))
+        session.add(imported(gpt55, 2_000_000, 0, batch=True, written=2_000_000))
+    out = figures(app)
+    cells = {key[1:4]: (entry.quantity, entry.amount) for key, entry in out.items()}
+    # No cache-write price before GPT-5.6: OpenAI bills the writes as input, on the input line.
+    assert cells == {
+        (MINI, "inference", "input"): (800_000, Decimal("0.12")),  # 500K + 300K at $0.15
+        (MINI, "inference", "cached_input"): (200_000, Decimal("0.015")),
+        (gpt55, "batch", "input"): (2_000_000, Decimal("5")),  # Batch input $2.50
+    }
+
+
+def test_computed__cache_writes_are_counted_once_beside_reported_usage(database_url, tmp_path):
+    app = build_app(database_url, tmp_path)
+    sol = "gpt-5.6-sol"
+    with session_scope(app.state.engine) as session:
+        session.add(imported(sol, 1_000_000, 0, written=400_000))
+        bucket = reported(1_000_000, 0)  # a client reported the same requests
+        bucket.model, bucket.family = sol, "gpt-5.6-sol"
+        session.add(bucket)
+    out = figures(app)
+    quantities = {key[2:4]: entry.quantity for key, entry in out.items()}
+    assert quantities == {("inference", "input"): 600_000, ("inference", "cache_write"): 400_000}

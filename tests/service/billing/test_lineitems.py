@@ -66,3 +66,48 @@ def test_map_line_item__anything_else_is_unmapped_with_the_reason(
     mapping = map_line_item(line_item, catalogue=CATALOGUE, as_of=DAY)
     assert not mapping.mapped and mapping.model is None
     assert reason in (mapping.unmapped_reason or "")
+
+
+SOL, NOV = "gpt-5.6-sol", date(2026, 11, 2)
+
+
+@pytest.mark.parametrize(
+    ("line_item", "kind"),
+    [
+        (f"{SOL}, cache write", "inference"),
+        (f"{SOL}, cache writes", "inference"),
+        (f"{SOL}, Cache Write Input Tokens", "inference"),
+        (f"{SOL}, input cache writes", "inference"),
+        (f"{SOL}, cached input write", "inference"),
+        (f"{SOL}, cache write (30-minute)", "inference"),
+        (f"{SOL}, batch cache write", "batch"),
+        (f"{SOL}, cache write (batch)", "batch"),
+        (f"{SOL}, flex cache write", "flex"),
+        (f"{SOL}, fast cache write", "priority"),
+        ("gpt-5.6, cache write", "inference"),  # the alias: the same line as the snapshot
+    ],
+)
+def test_map_line_item__cache_write_lines_map_to_the_cache_write_component(
+    line_item: str, kind: str
+) -> None:
+    mapping = map_line_item(line_item, catalogue=CATALOGUE, as_of=NOV)
+    assert (mapping.model, mapping.kind, mapping.component) == (SOL, kind, "cache_write")
+    tier = "" if kind == "inference" else f"{kind}_"
+    assert mapping.price_field == f"usd_per_1m_{tier}cache_write_tokens"
+
+
+@pytest.mark.parametrize(
+    ("line_item", "reason"),
+    [
+        (f"{SOL}, 12-hour cache write", "retention"),  # 2.5x input: not in the price data
+        (f"{SOL}, cache write (12h)", "retention"),
+        (f"{SOL}, cache write output", "no mapping"),
+        (f"{SOL}, cache", "no mapping"),
+    ],
+)
+def test_map_line_item__other_cache_lines_are_unmapped_with_the_reason(
+    line_item: str, reason: str
+) -> None:
+    mapping = map_line_item(line_item, catalogue=CATALOGUE, as_of=NOV)
+    assert not mapping.mapped
+    assert reason in (mapping.unmapped_reason or "")

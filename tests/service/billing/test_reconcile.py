@@ -45,6 +45,8 @@ UNMAPPED_DAY, UNMAPPED = date(2025, 3, 10), "web search tool calls"
 # Imported from OpenAI's Usage API, billed on their own lines: gpt-4o's traffic (reported by
 # clients too) with part of each prompt cached, and Batch traffic no client reports (name ->
 # with cached input). The reference has no Batch cached-input price for the base gpt-4o.
+# OpenAI's Usage API also reports prompt-cache writes: before GPT-5.6 they are billed as input,
+# on the input line (a third of the uncached prompt here), so the bill has no line of its own.
 CACHED_TRAFFIC = {"gpt-4o-2024-08-06"}
 BATCH_TRAFFIC = {
     "gpt-4o-mini-2024-07-18": False,
@@ -119,7 +121,8 @@ def _openai_saw(
     """Traffic OpenAI's Usage API reports (imported into ratecard before reconciling)."""
     fake.add_completions_usage(
         at=unix(day, 5400), model=name, input_tokens=prompt, input_cached_tokens=cached,
-        output_tokens=completion, project_id=PROJECT, batch=batch,
+        input_cache_write_tokens=(prompt - cached) // 3, output_tokens=completion,
+        project_id=PROJECT, batch=batch,
     )  # fmt: skip
 
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.openai import OpenAIError, OpenAIProtocolError
 from service.openai.admin import OpenAIAdminClient, OpenAIAdminKeyRefused, UsageBucket
@@ -75,6 +78,84 @@ async def test_admin_usage__follows_next_page_across_pages(
     assert type(first.input_tokens) is int and first.num_model_requests == 1  # counts, not money
     (later,) = buckets[DAY // MINUTE + 1].results
     assert (later.model, later.input_tokens) == ("gpt-4o-mini", 5)
+
+
+async def test_admin_usage__reads_cache_write_tokens(
+    admin: OpenAIAdminClient, fake: PageFaults
+) -> None:
+    fake.add_completions_usage(
+        at=DAY0 + 30,
+        model="gpt-5.6-sol",
+        input_tokens=5000,
+        input_cached_tokens=1800,
+        input_cache_write_tokens=200,
+        output_tokens=1000,
+    )
+    fake.add_completions_usage(at=DAY0 + 90, model="gpt-4o", input_tokens=100, output_tokens=7)
+
+    buckets = await _two_days(admin)
+
+    (written,) = buckets[0].results
+    assert (written.input_tokens, written.input_cached_tokens) == (5000, 1800)
+    assert written.input_cache_write_tokens == 200
+    (none,) = buckets[1].results
+    assert (none.model, none.input_cache_write_tokens) == ("gpt-4o", 0)
+
+
+class RequiredFieldsOnly(PageFaults):
+    """Answers usage results with only what the spec requires of UsageCompletionsResult (object,
+    input_tokens, output_tokens, num_model_requests) and the group fields: the cached, cache-write
+    and per-modality counts are optional, and an answer may leave them out."""
+
+    async def dispatch(
+        self, app: ASGIApp, scope: Scope, receive: Receive, send: Send, *, endpoint: str
+    ) -> None:
+        start: dict[str, Any] = {}
+        body = bytearray()
+
+        async def trimmed(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                start.update(message)
+                return
+            body.extend(message.get("body", b""))
+            if message.get("more_body"):
+                return
+            payload = json.loads(body)
+            for bucket in payload.get("data", []):
+                for result in bucket["results"]:
+                    counts = [n for n in result if n.startswith(("input_", "output_"))]
+                    for name in set(counts) - {"input_tokens", "output_tokens"}:
+                        del result[name]
+            data = json.dumps(payload).encode()
+            headers = [(k, v) for k, v in start["headers"] if k.lower() != b"content-length"]
+            await send({**start, "headers": [*headers, (b"content-length", b"%d" % len(data))]})
+            await send({"type": "http.response.body", "body": data})
+
+        await super().dispatch(app, scope, receive, trimmed, endpoint=endpoint)
+
+
+async def test_admin_usage__absent_cached_and_cache_write_counts_read_as_zero(
+    fake_openai_server: FakeOpenAIServer, admin: OpenAIAdminClient
+) -> None:
+    state = RequiredFieldsOnly(clock=ManualClock(start=NOW))
+    previous = fake_openai_server.app.state.fake
+    fake_openai_server.app.state.fake = state
+    try:
+        state.add_completions_usage(
+            at=DAY0 + 30,
+            model="gpt-5.6-sol",
+            input_tokens=5000,
+            input_cached_tokens=1800,
+            input_cache_write_tokens=200,
+            output_tokens=1000,
+        )
+        buckets = await _two_days(admin)
+    finally:
+        fake_openai_server.app.state.fake = previous
+
+    (result,) = buckets[0].results
+    assert (result.input_tokens, result.output_tokens) == (5000, 1000)
+    assert (result.input_cached_tokens, result.input_cache_write_tokens) == (0, 0)
 
 
 async def test_admin_usage__a_refused_key_is_a_setup_error_asked_once(
