@@ -37,12 +37,14 @@ class OpenAIAdminKeyRefused(OpenAIError):
 
 
 class CompletionsUsage(BaseModel):
+    # The spec requires the token and request counts; a result without them is a protocol
+    # error, not zero traffic (zero would reconcile a bill against usage that was never read).
     object: Literal["organization.usage.completions.result"]
-    input_tokens: int = 0
+    input_tokens: int
     input_cached_tokens: int = 0
     input_cache_write_tokens: int = 0
-    output_tokens: int = 0
-    num_model_requests: int = 0
+    output_tokens: int
+    num_model_requests: int
     project_id: str | None = None
     user_id: str | None = None
     api_key_id: str | None = None

@@ -123,15 +123,25 @@ class RequiredFieldsOnly(PageFaults):
             payload = json.loads(body)
             for bucket in payload.get("data", []):
                 for result in bucket["results"]:
-                    counts = [n for n in result if n.startswith(("input_", "output_"))]
-                    for name in set(counts) - {"input_tokens", "output_tokens"}:
-                        del result[name]
+                    self.trim(result)
             data = json.dumps(payload).encode()
             headers = [(k, v) for k, v in start["headers"] if k.lower() != b"content-length"]
             await send({**start, "headers": [*headers, (b"content-length", b"%d" % len(data))]})
             await send({"type": "http.response.body", "body": data})
 
         await super().dispatch(app, scope, receive, trimmed, endpoint=endpoint)
+
+    def trim(self, result: dict[str, Any]) -> None:
+        counts = [n for n in result if n.startswith(("input_", "output_"))]
+        for name in set(counts) - {"input_tokens", "output_tokens"}:
+            del result[name]
+
+
+class WithoutOutputTokens(RequiredFieldsOnly):
+    """Answers usage results lacking `output_tokens`, which the spec requires."""
+
+    def trim(self, result: dict[str, Any]) -> None:
+        del result["output_tokens"]
 
 
 async def test_admin_usage__absent_cached_and_cache_write_counts_read_as_zero(
@@ -156,6 +166,23 @@ async def test_admin_usage__absent_cached_and_cache_write_counts_read_as_zero(
     (result,) = buckets[0].results
     assert (result.input_tokens, result.output_tokens) == (5000, 1000)
     assert (result.input_cached_tokens, result.input_cache_write_tokens) == (0, 0)
+
+
+async def test_admin_usage__a_result_without_a_required_count_is_a_protocol_error(
+    fake_openai_server: FakeOpenAIServer, admin: OpenAIAdminClient
+) -> None:
+    state = WithoutOutputTokens(clock=ManualClock(start=NOW))
+    previous = fake_openai_server.app.state.fake
+    fake_openai_server.app.state.fake = state
+    try:
+        state.add_completions_usage(
+            at=DAY0 + 30, model="gpt-4o", input_tokens=5000, output_tokens=1000
+        )
+        # Read as zero, this traffic would vanish from the reconciliation without a word.
+        with pytest.raises(OpenAIProtocolError, match="output_tokens"):
+            await _two_days(admin)
+    finally:
+        fake_openai_server.app.state.fake = previous
 
 
 async def test_admin_usage__a_refused_key_is_a_setup_error_asked_once(
