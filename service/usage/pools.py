@@ -7,11 +7,13 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import bindparam, select
-from sqlmodel import Session
+from sqlalchemy import Table, bindparam, exists, select
+from sqlmodel import Session, SQLModel
 
 from pricing.errors import PricingError
-from service.prices.service import load_reference
+from service.auth.models import ApiKey
+from service.prices.models import ReferenceRevision
+from service.prices.service import Reference, load_reference
 from service.settings import Settings
 from service.usage import store
 from service.usage.capacity import effective_limit, fmt_pct, limit_out, pct, pool_row, utilisation
@@ -45,17 +47,29 @@ class PoolSnapshot:
 
 
 _SNAPSHOT_FIELDS = [f.name for f in fields(PoolSnapshot)]
+_API_KEYS: Table = SQLModel.metadata.tables[ApiKey.__tablename__]
+_REVISIONS: Table = SQLModel.metadata.tables[ReferenceRevision.__tablename__]
+# One row, whatever the organisation has: whether the caller's key is still live (false when no
+# key_id is given) and the price reference's revision (service.prices.service.load_reference).
+_ASKED = select(
+    exists()
+    .where(_API_KEYS.c.id == bindparam("key_id"), _API_KEYS.c.revoked_at.is_(None))
+    .label("key_live"),
+    select(_REVISIONS.c.revision).scalar_subquery().label("revision"),
+).subquery("asked")
 # Built once: constructing a select costs more than running it against a handful of rows.
-_POOLS_OF_ORG = select(*(store.POOLS.c[name] for name in _SNAPSHOT_FIELDS)).where(
-    store.POOLS.c.org == bindparam("org")
-)
+# The key check, the revision and the organisation's pool rows in one round trip.
+_POOLS_OF_ORG = select(
+    _ASKED.c.key_live,
+    _ASKED.c.revision,
+    *(store.POOLS.c[name] for name in _SNAPSHOT_FIELDS),
+).select_from(_ASKED.outerjoin(store.POOLS, store.POOLS.c.org == bindparam("org")))
 
 
 def shutdown_warnings(
-    session: Session, *, family: str, models: list[str], now: datetime
+    reference: Reference, *, family: str, models: list[str], now: datetime
 ) -> list[str]:
     """What a pool must say about shut-down models: the whole family, or models still in use."""
-    reference = load_reference(session)
     catalogue, lifecycle, today = reference.catalogue, reference.lifecycle, now.date()
     warnings: list[str] = []
     members = [m for m in catalogue.models.values() if m.family == family]
@@ -80,7 +94,7 @@ def shutdown_warnings(
 
 
 def _pool_view(
-    session: Session,
+    reference: Reference,
     *,
     org: str,
     family: str,
@@ -131,7 +145,7 @@ def _pool_view(
             for name, c in models
         ],
         "warnings": shutdown_warnings(
-            session, family=family, models=[name for name, _ in models], now=now
+            reference, family=family, models=[name for name, _ in models], now=now
         ),
         "alert": {
             "threshold_pct": threshold,
@@ -153,7 +167,7 @@ def get_pool(
     )
     by_model = {model: c for (_, model), c in window.items()}
     return _pool_view(
-        session,
+        load_reference(session),
         org=org,
         family=family,
         pool=pool_row(session, org=org, family=family),
@@ -165,6 +179,30 @@ def get_pool(
 
 def list_pools(session: Session, *, org: str, now: datetime, settings: Settings) -> dict[str, Any]:
     """Every pool with usage in the last hour or a configured or learned limit."""
+    listing = _list_pools(session, key_id=None, org=org, now=now, settings=settings)
+    assert listing is not None  # only a key that is no longer live gives None
+    return listing
+
+
+def list_pools_for_key(
+    session: Session, *, key_id: int, org: str, now: datetime, settings: Settings
+) -> dict[str, Any] | None:
+    """list_pools, with the caller's key checked live in the same statement as the pool rows
+    (service.deps.keyed_read); None, with nothing more read, when it no longer is."""
+    return _list_pools(session, key_id=key_id, org=org, now=now, settings=settings)
+
+
+def _list_pools(
+    session: Session, *, key_id: int | None, org: str, now: datetime, settings: Settings
+) -> dict[str, Any] | None:
+    pools: dict[str, PoolSnapshot] = {}
+    revision = None
+    for row in session.execute(_POOLS_OF_ORG, {"org": org, "key_id": key_id}).mappings():
+        if key_id is not None and not row["key_live"]:
+            return None
+        revision = row["revision"]
+        if row["family"] is not None:  # None: the organisation has no pool rows
+            pools[row["family"]] = PoolSnapshot(**{name: row[name] for name in _SNAPSHOT_FIELDS})
     first, last = current_window(now)
     window, recent = store.pools_now(
         session,
@@ -173,10 +211,6 @@ def list_pools(session: Session, *, org: str, now: datetime, settings: Settings)
         last_bucket=last,
         since_bucket=bucket_start(to_ts(now - POOL_LIST_LOOKBACK)),
     )
-    pools = {
-        row["family"]: PoolSnapshot(**row)
-        for row in session.execute(_POOLS_OF_ORG, {"org": org}).mappings()
-    }
     # Every family in the counters came from the catalogue when its usage was ingested.
     families = recent
     families |= {
@@ -184,17 +218,19 @@ def list_pools(session: Session, *, org: str, now: datetime, settings: Settings)
     }
     families |= {family for family, _ in window}
     views = []
-    for family in sorted(families):
-        by_model = {model: c for (fam, model), c in window.items() if fam == family}
-        views.append(
-            _pool_view(
-                session,
-                org=org,
-                family=family,
-                pool=pools.get(family),
-                by_model=by_model,
-                now=now,
-                settings=settings,
+    if families:
+        reference = load_reference(session, revision=revision)
+        for family in sorted(families):
+            by_model = {model: c for (fam, model), c in window.items() if fam == family}
+            views.append(
+                _pool_view(
+                    reference,
+                    org=org,
+                    family=family,
+                    pool=pools.get(family),
+                    by_model=by_model,
+                    now=now,
+                    settings=settings,
+                )
             )
-        )
     return {"org": org, "as_of": now, "pools": views}
