@@ -7,12 +7,9 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Table, bindparam, exists, select
-from sqlmodel import Session, SQLModel
+from sqlmodel import Session
 
 from pricing.errors import PricingError
-from service.auth.models import ApiKey
-from service.prices.models import ReferenceRevision
 from service.prices.service import Reference, load_reference
 from service.settings import Settings
 from service.usage import store
@@ -47,23 +44,6 @@ class PoolSnapshot:
 
 
 _SNAPSHOT_FIELDS = [f.name for f in fields(PoolSnapshot)]
-_API_KEYS: Table = SQLModel.metadata.tables[ApiKey.__tablename__]
-_REVISIONS: Table = SQLModel.metadata.tables[ReferenceRevision.__tablename__]
-# One row, whatever the organisation has: whether the caller's key is still live (false when no
-# key_id is given) and the price reference's revision (service.prices.service.load_reference).
-_ASKED = select(
-    exists()
-    .where(_API_KEYS.c.id == bindparam("key_id"), _API_KEYS.c.revoked_at.is_(None))
-    .label("key_live"),
-    select(_REVISIONS.c.revision).scalar_subquery().label("revision"),
-).subquery("asked")
-# Built once: constructing a select costs more than running it against a handful of rows.
-# The key check, the revision and the organisation's pool rows in one round trip.
-_POOLS_OF_ORG = select(
-    _ASKED.c.key_live,
-    _ASKED.c.revision,
-    *(store.POOLS.c[name] for name in _SNAPSHOT_FIELDS),
-).select_from(_ASKED.outerjoin(store.POOLS, store.POOLS.c.org == bindparam("org")))
 
 
 def shutdown_warnings(
@@ -195,31 +175,29 @@ def list_pools_for_key(
 def _list_pools(
     session: Session, *, key_id: int | None, org: str, now: datetime, settings: Settings
 ) -> dict[str, Any] | None:
-    pools: dict[str, PoolSnapshot] = {}
-    revision = None
-    for row in session.execute(_POOLS_OF_ORG, {"org": org, "key_id": key_id}).mappings():
-        if key_id is not None and not row["key_live"]:
-            return None
-        revision = row["revision"]
-        if row["family"] is not None:  # None: the organisation has no pool rows
-            pools[row["family"]] = PoolSnapshot(**{name: row[name] for name in _SNAPSHOT_FIELDS})
     first, last = current_window(now)
-    window, recent = store.pools_now(
+    found = store.pools_now(
         session,
         org=org,
+        key_id=key_id,
         first_bucket=first,
         last_bucket=last,
         since_bucket=bucket_start(to_ts(now - POOL_LIST_LOOKBACK)),
+        columns=_SNAPSHOT_FIELDS,
     )
+    if key_id is not None and not found.key_live:
+        return None
+    pools = {row["family"]: PoolSnapshot(**row) for row in found.pools}
+    window = found.window
     # Every family in the counters came from the catalogue when its usage was ingested.
-    families = recent
+    families = found.recent
     families |= {
         f for f, p in pools.items() if p.configured_tokens_per_minute or p.learned_tokens_per_minute
     }
     families |= {family for family, _ in window}
     views = []
     if families:
-        reference = load_reference(session, revision=revision)
+        reference = load_reference(session, revision=found.revision)
         for family in sorted(families):
             by_model = {model: c for (fam, model), c in window.items() if fam == family}
             views.append(
