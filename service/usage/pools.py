@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -46,11 +46,34 @@ class PoolSnapshot:
 _SNAPSHOT_FIELDS = [f.name for f in fields(PoolSnapshot)]
 
 
+# Each pool's warnings, per price reference (one per revision, service.prices), family, models
+# and day: the pools view lists the same few pools on every request, and the catalogue walk cost
+# as much as the rest of a pool's view. The reference is kept beside its id, so an id reused
+# after the reference is gone never matches.
+_WarningsKey = tuple[int, str, tuple[str, ...], date]
+_warnings: dict[_WarningsKey, tuple[Reference, list[str]]] = {}
+_WARNINGS_KEPT = 1024
+
+
 def shutdown_warnings(
     reference: Reference, *, family: str, models: list[str], now: datetime
 ) -> list[str]:
     """What a pool must say about shut-down models: the whole family, or models still in use."""
-    catalogue, lifecycle, today = reference.catalogue, reference.lifecycle, now.date()
+    key = (id(reference), family, tuple(models), now.date())
+    hit = _warnings.get(key)
+    if hit is not None and hit[0] is reference:
+        return list(hit[1])
+    warnings = _shutdown_warnings(reference, family=family, models=models, today=now.date())
+    if len(_warnings) >= _WARNINGS_KEPT:
+        _warnings.clear()
+    _warnings[key] = (reference, warnings)
+    return list(warnings)
+
+
+def _shutdown_warnings(
+    reference: Reference, *, family: str, models: list[str], today: date
+) -> list[str]:
+    catalogue, lifecycle = reference.catalogue, reference.lifecycle
     warnings: list[str] = []
     members = [m for m in catalogue.models.values() if m.family == family]
     statuses = [lifecycle.status(m, as_of=today) for m in members]
