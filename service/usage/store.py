@@ -8,11 +8,12 @@ in sorted key order so two replicas' transactions cannot deadlock on each other.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Table, delete, func, select, text
+from sqlalchemy import Table, TextualSelect, delete, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, SQLModel
 
@@ -216,6 +217,15 @@ _STAMPS = {
 }
 
 
+@functools.lru_cache(maxsize=16)  # the bounds move every 10 s; every request in between reuses it
+def _pools_view(first: int, last: int, since: int, columns: tuple[str, ...]) -> TextualSelect:
+    # `:d` formats ints only, so nothing but digits reaches the SQL text; the column names are
+    # the caller's constants, checked against the table.
+    pool_columns = ", ".join(f"p.{POOLS.c[name].name}" for name in columns)
+    query = _POOLS_VIEW.format(first=first, last=last, since=since, pool_columns=pool_columns)
+    return text(query).columns(**{k: v for k, v in _STAMPS.items() if k in columns})
+
+
 @dataclass
 class PoolsNow:
     key_live: bool
@@ -238,14 +248,8 @@ def pools_now(
     """What the pools view needs, in one statement: whether key ``key_id`` is still live (false
     for None), the price revision, totals per (family, model) over buckets first..last inclusive,
     the families with usage since ``since_bucket``, and the organisation's pool rows."""
-    # `:d` formats ints only, so nothing but digits reaches the SQL text; the column names are
-    # the caller's constants, checked against the table.
-    pool_columns = ", ".join(f"p.{POOLS.c[name].name}" for name in columns)
-    query = _POOLS_VIEW.format(
-        first=first_bucket, last=last_bucket, since=since_bucket, pool_columns=pool_columns
-    )
-    typed = text(query).columns(**{k: v for k, v in _STAMPS.items() if k in columns})
-    rows = session.execute(typed, {"org": org, "key_id": key_id}).mappings().all()
+    statement = _pools_view(first_bucket, last_bucket, since_bucket, tuple(columns))
+    rows = session.execute(statement, {"org": org, "key_id": key_id}).mappings().all()
     first = rows[0]  # `asked` is one row, whatever the organisation has
     now = PoolsNow(bool(first["key_live"]), int(first["revision"]), {}, set(), [])
     seen: set[str] = set()
