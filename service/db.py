@@ -5,17 +5,20 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import resources
 from typing import Any
 
+import psycopg
 from alembic import command
 from alembic.config import Config
 from pydantic_core import to_json
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlmodel import Session, create_engine
 
 log = logging.getLogger(__name__)
@@ -55,9 +58,44 @@ def create_db_engine(url: str, *, connections: int | None = None) -> Engine:
 
         return engine
     limit = connections or 20
-    engine = create_engine(url, pool_pre_ping=True, json_serializer=_json_text, **_pool(limit))
+    engine = create_engine(url, json_serializer=_json_text, **_pool(limit))
     _connection_limits[engine] = limit
+    _ping_when_idle(engine)
     return engine
+
+
+# A pooled PostgreSQL connection unused for longer than this is pinged before it is handed out.
+PING_AFTER_IDLE_SECONDS = 2.0
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Test a connection before use only when it sat idle in the pool (SQLAlchemy's checkout
+    event, as its disconnect-handling documentation describes).
+
+    pool_pre_ping would ping on every checkout: a round trip per request, as much as the pools
+    view's own statements. A connection back in use within seconds was working a moment ago; one
+    left idle (over a database restart, a dropped TCP connection, an idle timeout) is pinged and
+    replaced when dead. What the ping cannot see, a connection the server drops while it is in
+    steady use, fails its next statement: SQLAlchemy then marks the error connection_invalidated
+    and discards every connection older than the failure, so the request gets 503
+    (service.problems) and the following ones a fresh connection; the keyed reads retry once
+    (service.deps.keyed_read).
+    """
+
+    @event.listens_for(engine, "checkin")
+    def _idle_from(_dbapi_conn: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping_if_idle(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.pop("idle_since", None)
+        if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE_SECONDS:
+            return  # new, or used a moment ago
+        try:
+            engine.dialect.do_ping(dbapi_conn)
+        except psycopg.Error as exc:
+            # The pool discards this connection and hands out a new one.
+            raise DisconnectionError(f"idle connection lost: {type(exc).__name__}") from exc
 
 
 def connection_limit(engine: Engine) -> int:

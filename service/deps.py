@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -12,6 +13,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
 
 from service.auth.cache import KeyCache
@@ -21,7 +23,9 @@ from service.db import ConnectionGate, is_sqlite, session_scope
 from service.errors import Forbidden, NotAuthenticated
 from service.settings import Settings
 
+log = logging.getLogger(__name__)
 _bearer = HTTPBearer(auto_error=False, description="API key: `Authorization: Bearer rc_...`")
+T = TypeVar("T")
 
 
 # Dependencies that do no I/O are async: FastAPI runs every sync dependency in the threadpool,
@@ -127,7 +131,13 @@ def read_connection(
     connection's return to the pool ends its transaction). Such a request needs no slot of the
     connection gate, as it never waits for a thread while holding a connection.
     """
-    engine: Engine = request.app.state.engine
+    with _read_only(request.app.state.engine) as connection:
+        require_scope(checked_key(connection, request, credentials), scope)
+        yield connection
+
+
+@contextmanager
+def _read_only(engine: Engine) -> Iterator[Connection]:
     with engine.connect() as connection:
         if not is_sqlite(engine):
             # No transaction: PostgreSQL would spend a round trip on BEGIN and another on the
@@ -135,8 +145,65 @@ def read_connection(
             # data on its own, which is all a key check and a read need. (pysqlite opens no
             # transaction for a read anyway, and switching it would cost a PRAGMA.)
             connection = connection.execution_options(isolation_level="AUTOCOMMIT")
-        require_scope(checked_key(connection, request, credentials), scope)
         yield connection
+
+
+def keyed_read(
+    request: Request,
+    credentials: HTTPAuthorizationCredentials | None,
+    read: Callable[[Connection, int], T | None],
+    *,
+    scope: str = "read",
+) -> T:
+    """An idempotent read for the caller's key, on a connection of its own (as read_connection),
+    with the key's check folded into the read's first statement.
+
+    `read(connection, key_id)` reads whether api_keys row `key_id` is still unrevoked in its
+    first statement and returns None, sending nothing on, when it is not. A key in the key cache
+    then costs no round trip of its own, and a key revoked on any replica is still refused on
+    its next request: the None leads to the full check, which answers 401. A key not in the
+    cache (or cached without the scope) is checked first, as checked_key does.
+
+    A connection the database dropped while it sat in the pool fails the first statement; the
+    pool then replaces every connection as old (service.db), and the read is tried once more.
+    """
+    engine: Engine = request.app.state.engine
+    try:
+        return _keyed_read(engine, request, credentials, read, scope)
+    except DBAPIError as exc:
+        if not exc.connection_invalidated:
+            raise
+        log.info("database connection lost (%s); reading again", type(exc.orig).__name__)
+    return _keyed_read(engine, request, credentials, read, scope)
+
+
+def _keyed_read(
+    engine: Engine,
+    request: Request,
+    credentials: HTTPAuthorizationCredentials | None,
+    read: Callable[[Connection, int], T | None],
+    scope: str,
+) -> T:
+    secret = _secret(credentials)
+    state = request.app.state
+    keys: KeyCache = state.key_cache
+    with _read_only(engine) as connection:
+        cached = keys.get(secret)
+        if cached is not None and cached.has(scope):
+            result = read(connection, cached.key_id)
+            if result is not None:
+                last_used: LastUsed = state.last_used
+                if last_used.due(cached.key_id):
+                    last_used.record(engine, cached.key_id)
+                return result
+        # Not cached, or revoked since: the api_keys table decides (401 when revoked).
+        principal = checked_key(connection, request, credentials)
+        require_scope(principal, scope)
+        result = read(connection, principal.key_id)
+        if result is None:  # revoked between the two statements
+            keys.forget(secret)
+            raise NotAuthenticated("invalid or revoked API key")
+        return result
 
 
 def require_scope(principal: Principal, scope: str) -> None:
@@ -253,45 +320,3 @@ def own_read_key(request: Request, credentials: BearerDep) -> Principal:
 
 
 OwnReadKey = Annotated[Principal, Depends(own_read_key)]
-
-
-T = TypeVar("T")
-
-
-def read_with_live_key(
-    request: Request,
-    credentials: HTTPAuthorizationCredentials | None,
-    read: Callable[[Connection, int], T | None],
-    *,
-    scope: str = "read",
-) -> T:
-    """A read whose own statement re-checks the caller's key (service.auth.service.with_live_key):
-    `read(connection, key_id)` answers None when it found key `key_id` not live.
-
-    As read_connection, in one worker-thread call on a connection of its own, with one round trip
-    fewer: a key from the key cache is checked by the read itself. Whatever that cannot settle (a
-    key not cached, cached without the scope, or not live any more) takes checked_key's path, so a
-    key revoked on any replica is refused on its next request here too.
-    """
-    secret = _secret(credentials)
-    state = request.app.state
-    keys: KeyCache = state.key_cache
-    engine: Engine = state.engine
-    with engine.connect() as connection:
-        if not is_sqlite(engine):
-            connection = connection.execution_options(isolation_level="AUTOCOMMIT")
-        principal = keys.get(secret)
-        if principal is not None and principal.has(scope):
-            found = read(connection, principal.key_id)
-            if found is not None:
-                last_used: LastUsed = state.last_used
-                if last_used.due(principal.key_id):
-                    last_used.record(engine, principal.key_id)
-                return found
-        principal = checked_key(connection, request, credentials)
-        require_scope(principal, scope)
-        found = read(connection, principal.key_id)
-        if found is None:  # revoked between the two statements
-            keys.forget(secret)
-            raise NotAuthenticated("invalid or revoked API key")
-        return found

@@ -34,7 +34,7 @@ _CSV = select(_T.csv_line).order_by(*_NEWEST_FIRST)
 
 def estimate_for_key(connection: Connection, key_id: int, *, estimate_id: str) -> Row[Any] | None:
     """The estimate's stored summary (None in `.summary` when there is no such estimate), or no
-    row at all when key `key_id` is not live (service.deps.read_with_live_key)."""
+    row at all when key `key_id` is not live (service.deps.keyed_read)."""
     return connection.execute(_ONE, {"key_id": key_id, "id": estimate_id}).first()
 
 

@@ -23,8 +23,8 @@ from service.deps import (
     SessionDep,
     SettingsDep,
     key_first_route,
+    keyed_read,
     read_connection,
-    read_with_live_key,
 )
 from service.errors import InvalidInput, PayloadTooLarge
 from service.estimates import reads, service
@@ -260,7 +260,5 @@ async def gated(chunks: Generator[str], gate: ConnectionGate) -> AsyncIterator[s
 def get_estimate(estimate_id: str, request: Request, credentials: BearerDep) -> Response:
     # The key is checked in this same worker-thread call (the id needs no validation that could
     # come first), by the read's own statement: one thread hop and one query per request.
-    row = read_with_live_key(
-        request, credentials, partial(reads.estimate_for_key, estimate_id=estimate_id)
-    )
+    row = keyed_read(request, credentials, partial(reads.estimate_for_key, estimate_id=estimate_id))
     return Response(reads.estimate_json(row, estimate_id=estimate_id), media_type=JSON)

@@ -80,13 +80,15 @@ def _bump_revision(session: Session) -> None:
     session.execute(update(ReferenceRevision).values(revision=secrets.randbits(62) + 1))
 
 
-def load_reference(session: Session) -> Reference:
+def load_reference(session: Session, *, revision: int | None = None) -> Reference:
     """The shipped history plus every published version, catalogue entry and override.
 
     All of it changes only with the revision row, so each request reads that one number and
-    every replica sees a publish or an override change on its next request.
+    every replica sees a publish or an override change on its next request. `revision`: that
+    number, when the caller read it in a statement of its own (saving a round trip).
     """
-    revision = current_revision(session)
+    if revision is None:
+        revision = current_revision(session)
     key = session.get_bind().engine
     cached = _cache.get(key)
     if cached is not None and cached.revision == revision:

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import bindparam, select
 from sqlmodel import Session
 
 from pricing.errors import PricingError
-from service.prices.service import load_reference
+from service.prices.service import Reference, load_reference
 from service.settings import Settings
 from service.usage import store
 from service.usage.capacity import effective_limit, fmt_pct, limit_out, pct, pool_row, utilisation
@@ -45,18 +44,36 @@ class PoolSnapshot:
 
 
 _SNAPSHOT_FIELDS = [f.name for f in fields(PoolSnapshot)]
-# Built once: constructing a select costs more than running it against a handful of rows.
-_POOLS_OF_ORG = select(*(store.POOLS.c[name] for name in _SNAPSHOT_FIELDS)).where(
-    store.POOLS.c.org == bindparam("org")
-)
+
+
+# Each pool's warnings, per price reference (one per revision, service.prices), family, models
+# and day: the pools view lists the same few pools on every request, and the catalogue walk cost
+# as much as the rest of a pool's view. The reference is kept beside its id, so an id reused
+# after the reference is gone never matches.
+_WarningsKey = tuple[int, str, tuple[str, ...], date]
+_warnings: dict[_WarningsKey, tuple[Reference, list[str]]] = {}
+_WARNINGS_KEPT = 1024
 
 
 def shutdown_warnings(
-    session: Session, *, family: str, models: list[str], now: datetime
+    reference: Reference, *, family: str, models: list[str], now: datetime
 ) -> list[str]:
     """What a pool must say about shut-down models: the whole family, or models still in use."""
-    reference = load_reference(session)
-    catalogue, lifecycle, today = reference.catalogue, reference.lifecycle, now.date()
+    key = (id(reference), family, tuple(models), now.date())
+    hit = _warnings.get(key)
+    if hit is not None and hit[0] is reference:
+        return list(hit[1])
+    warnings = _shutdown_warnings(reference, family=family, models=models, today=now.date())
+    if len(_warnings) >= _WARNINGS_KEPT:
+        _warnings.clear()
+    _warnings[key] = (reference, warnings)
+    return list(warnings)
+
+
+def _shutdown_warnings(
+    reference: Reference, *, family: str, models: list[str], today: date
+) -> list[str]:
+    catalogue, lifecycle = reference.catalogue, reference.lifecycle
     warnings: list[str] = []
     members = [m for m in catalogue.models.values() if m.family == family]
     statuses = [lifecycle.status(m, as_of=today) for m in members]
@@ -80,7 +97,7 @@ def shutdown_warnings(
 
 
 def _pool_view(
-    session: Session,
+    reference: Reference,
     *,
     org: str,
     family: str,
@@ -131,7 +148,7 @@ def _pool_view(
             for name, c in models
         ],
         "warnings": shutdown_warnings(
-            session, family=family, models=[name for name, _ in models], now=now
+            reference, family=family, models=[name for name, _ in models], now=now
         ),
         "alert": {
             "threshold_pct": threshold,
@@ -153,7 +170,7 @@ def get_pool(
     )
     by_model = {model: c for (_, model), c in window.items()}
     return _pool_view(
-        session,
+        load_reference(session),
         org=org,
         family=family,
         pool=pool_row(session, org=org, family=family),
@@ -165,36 +182,56 @@ def get_pool(
 
 def list_pools(session: Session, *, org: str, now: datetime, settings: Settings) -> dict[str, Any]:
     """Every pool with usage in the last hour or a configured or learned limit."""
+    listing = _list_pools(session, key_id=None, org=org, now=now, settings=settings)
+    assert listing is not None  # only a key that is no longer live gives None
+    return listing
+
+
+def list_pools_for_key(
+    session: Session, *, key_id: int, org: str, now: datetime, settings: Settings
+) -> dict[str, Any] | None:
+    """list_pools, with the caller's key checked live in the same statement as the pool rows
+    (service.deps.keyed_read); None, with nothing more read, when it no longer is."""
+    return _list_pools(session, key_id=key_id, org=org, now=now, settings=settings)
+
+
+def _list_pools(
+    session: Session, *, key_id: int | None, org: str, now: datetime, settings: Settings
+) -> dict[str, Any] | None:
     first, last = current_window(now)
-    window, recent = store.pools_now(
+    found = store.pools_now(
         session,
         org=org,
+        key_id=key_id,
         first_bucket=first,
         last_bucket=last,
         since_bucket=bucket_start(to_ts(now - POOL_LIST_LOOKBACK)),
+        columns=_SNAPSHOT_FIELDS,
     )
-    pools = {
-        row["family"]: PoolSnapshot(**row)
-        for row in session.execute(_POOLS_OF_ORG, {"org": org}).mappings()
-    }
+    if key_id is not None and not found.key_live:
+        return None
+    pools = {row["family"]: PoolSnapshot(**row) for row in found.pools}
+    window = found.window
     # Every family in the counters came from the catalogue when its usage was ingested.
-    families = recent
+    families = found.recent
     families |= {
         f for f, p in pools.items() if p.configured_tokens_per_minute or p.learned_tokens_per_minute
     }
     families |= {family for family, _ in window}
     views = []
-    for family in sorted(families):
-        by_model = {model: c for (fam, model), c in window.items() if fam == family}
-        views.append(
-            _pool_view(
-                session,
-                org=org,
-                family=family,
-                pool=pools.get(family),
-                by_model=by_model,
-                now=now,
-                settings=settings,
+    if families:
+        reference = load_reference(session, revision=found.revision)
+        for family in sorted(families):
+            by_model = {model: c for (fam, model), c in window.items() if fam == family}
+            views.append(
+                _pool_view(
+                    reference,
+                    org=org,
+                    family=family,
+                    pool=pools.get(family),
+                    by_model=by_model,
+                    now=now,
+                    settings=settings,
+                )
             )
-        )
     return {"org": org, "as_of": now, "pools": views}

@@ -8,14 +8,16 @@ in sorted key order so two replicas' transactions cannot deadlock on each other.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Table, delete, func, select, text
+from sqlalchemy import Table, TextualSelect, delete, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, SQLModel
 
+from service.types import UTCDateTime
 from service.usage.models import UsageBucket, UsagePool, UsageRequestId
 
 BUCKETS: Table = SQLModel.metadata.tables[UsageBucket.__tablename__]
@@ -168,47 +170,106 @@ def minute_totals(
     }
 
 
-# The pools view in one round trip: the window's totals per (family, model), then each family of
-# the organisation with usage since `since` (model NULL). Families are found by a skip scan of the
-# primary key (org, family, ...) — one index probe per family — so neither the catalogue nor the
-# organisation's history is walked.
+# The pools view in one round trip: whether the caller's key is still live and the price
+# reference's revision (one row, always there), joined to each family worth a look — used since
+# `since`, counted in the current window, or with a pool row — with its window totals per model and
+# its pool row. Families are found by a skip scan of the primary key (org, family, ...) — one index
+# probe per family — so neither the catalogue nor the organisation's history is walked.
 #
 # The bucket bounds are written into the statement as integers, not bound: PostgreSQL switches a
 # statement psycopg has prepared to a generic plan that cannot see how narrow `bucket >= ...` is
 # and scans the history (measured on the per-family probes this replaced: 2 ms -> 380 ms at 10^6
 # events). With the bounds in the text, every plan sees them, without a SET per request.
-_POOLS_NOW = (
+_POOLS_VIEW = (
     "WITH RECURSIVE fams(family) AS ("
     " SELECT MIN(family) FROM usage_buckets WHERE org = :org"
     " UNION ALL"
     " SELECT (SELECT MIN(b.family) FROM usage_buckets b WHERE b.org = :org AND b.family > f.family)"
-    " FROM fams f WHERE f.family IS NOT NULL)"
-    " SELECT family, model, SUM(tokens), SUM(requests), SUM(prompt_tokens),"
-    " SUM(completion_tokens)"
-    " FROM usage_buckets WHERE org = :org AND bucket >= {first:d} AND bucket <= {last:d}"
-    " GROUP BY family, model"
-    " UNION ALL"
-    " SELECT f.family, NULL, NULL, NULL, NULL, NULL FROM fams f WHERE f.family IS NOT NULL"
+    " FROM fams f WHERE f.family IS NOT NULL),"
+    " recent(family) AS (SELECT f.family FROM fams f WHERE f.family IS NOT NULL"
     " AND EXISTS (SELECT 1 FROM usage_buckets b"
-    " WHERE b.org = :org AND b.family = f.family AND b.bucket >= {since:d})"
+    " WHERE b.org = :org AND b.family = f.family AND b.bucket >= {since:d})),"
+    " win(family, model, tokens, requests, prompt_tokens, completion_tokens) AS ("
+    " SELECT family, model, SUM(tokens), SUM(requests), SUM(prompt_tokens), SUM(completion_tokens)"
+    " FROM usage_buckets WHERE org = :org AND bucket >= {first:d} AND bucket <= {last:d}"
+    " GROUP BY family, model),"
+    " shown(family) AS (SELECT family FROM recent UNION SELECT family FROM win"
+    " UNION SELECT family FROM usage_pools WHERE org = :org),"
+    " asked(key_live, revision) AS (SELECT"
+    " EXISTS (SELECT 1 FROM api_keys WHERE id = :key_id AND revoked_at IS NULL),"
+    " (SELECT revision FROM reference_revision))"
+    " SELECT asked.key_live, asked.revision, s.family AS shown_family,"
+    " s.family IN (SELECT family FROM recent) AS recent,"
+    " w.model, w.tokens, w.requests, w.prompt_tokens, w.completion_tokens, {pool_columns}"
+    " FROM asked LEFT JOIN shown s ON 1 = 1"
+    " LEFT JOIN win w ON w.family = s.family"
+    " LEFT JOIN usage_pools p ON p.org = :org AND p.family = s.family"
 )
+_STAMPS = {
+    name: UTCDateTime()
+    for name in (
+        "configured_at",
+        "tokens_reset_at",
+        "requests_reset_at",
+        "observed_at",
+        "alert_changed_at",
+    )
+}
+
+
+@functools.lru_cache(maxsize=16)  # the bounds move every 10 s; every request in between reuses it
+def _pools_view(first: int, last: int, since: int, columns: tuple[str, ...]) -> TextualSelect:
+    # `:d` formats ints only, so nothing but digits reaches the SQL text; the column names are
+    # the caller's constants, checked against the table.
+    pool_columns = ", ".join(f"p.{POOLS.c[name].name}" for name in columns)
+    query = _POOLS_VIEW.format(first=first, last=last, since=since, pool_columns=pool_columns)
+    return text(query).columns(**{k: v for k, v in _STAMPS.items() if k in columns})
+
+
+@dataclass
+class PoolsNow:
+    key_live: bool
+    revision: int
+    window: dict[tuple[str, str], Counts]  # per (family, model), the current window's totals
+    recent: set[str]  # families with usage since `since_bucket`
+    pools: list[dict[str, Any]]  # the organisation's pool rows, as `columns` asked
 
 
 def pools_now(
-    session: Session, *, org: str, first_bucket: int, last_bucket: int, since_bucket: int
-) -> tuple[dict[tuple[str, str], Counts], set[str]]:
-    """Totals per (family, model) over buckets first..last inclusive, and the families with
-    usage since ``since_bucket``."""
-    # `:d` formats ints only, so nothing but digits reaches the SQL text.
-    query = _POOLS_NOW.format(first=first_bucket, last=last_bucket, since=since_bucket)
-    window: dict[tuple[str, str], Counts] = {}
-    recent: set[str] = set()
-    for family, model, t, r, p, cp in session.execute(text(query), {"org": org}):
-        if model is None:
-            recent.add(family)
-        else:
-            window[(family, model)] = Counts(int(t), int(r), int(p), int(cp))
-    return window, recent
+    session: Session,
+    *,
+    org: str,
+    key_id: int | None,
+    first_bucket: int,
+    last_bucket: int,
+    since_bucket: int,
+    columns: Sequence[str],
+) -> PoolsNow:
+    """What the pools view needs, in one statement: whether key ``key_id`` is still live (false
+    for None), the price revision, totals per (family, model) over buckets first..last inclusive,
+    the families with usage since ``since_bucket``, and the organisation's pool rows."""
+    statement = _pools_view(first_bucket, last_bucket, since_bucket, tuple(columns))
+    rows = session.execute(statement, {"org": org, "key_id": key_id}).mappings().all()
+    first = rows[0]  # `asked` is one row, whatever the organisation has
+    now = PoolsNow(bool(first["key_live"]), int(first["revision"]), {}, set(), [])
+    seen: set[str] = set()
+    for row in rows:
+        family = row["shown_family"]
+        if family is None:
+            continue  # nothing to show
+        if row["recent"]:
+            now.recent.add(family)
+        if row["model"] is not None:
+            now.window[(family, row["model"])] = Counts(
+                int(row["tokens"]),
+                int(row["requests"]),
+                int(row["prompt_tokens"]),
+                int(row["completion_tokens"]),
+            )
+        if row[columns[0]] is not None and family not in seen:
+            seen.add(family)
+            now.pools.append({name: row[name] for name in columns})
+    return now
 
 
 def prune_request_ids(session: Session, *, before_ts: int) -> int:

@@ -175,3 +175,30 @@ def test_key_cache__a_cached_secret_whose_key_row_was_replaced_authenticates_afr
         assert finance.get("/v1/estimates?limit=1").status_code == 200
         cached = api.app.state.key_cache.get(key["secret"])
         assert cached is not None and cached.key_id != key["id"]
+
+
+def test_key_cache__the_pools_view_checks_a_cached_key_in_its_own_statement(api):
+    # The pools view reads the key's liveness with the pools (service.deps.keyed_read): a key
+    # whose row was replaced under a new id is looked up again and answered, not refused.
+    r = api.admin.post("/v1/keys", json={"name": "finance", "scopes": ["read"]})
+    key = r.json()
+    engine = api.app.state.engine
+    with client_for(api.app, key["secret"]) as finance:
+        assert finance.get("/v1/usage/pools").status_code == 200
+        with engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO api_keys (name, prefix, key_hash, scopes, created_at) "
+                    "SELECT 'restored', prefix, key_hash, scopes, created_at FROM api_keys "
+                    "WHERE id = :id"
+                ),
+                {"id": key["id"]},
+            )
+            connection.execute(text("DELETE FROM api_keys WHERE id = :id"), {"id": key["id"]})
+        assert finance.get("/v1/usage/pools").status_code == 200
+        cached = api.app.state.key_cache.get(key["secret"])
+        assert cached is not None and cached.key_id != key["id"]
+    # A key without the read scope: 403, as on every read path.
+    estimate_only = api.client_with("estimate")
+    with estimate_only:
+        assert estimate_only.get("/v1/usage/pools").status_code == 403
