@@ -8,11 +8,12 @@ a line's quantity is exactly its trained tokens.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from datetime import date, timedelta
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
-from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from pricing.errors import PricingError
@@ -32,39 +33,80 @@ def _catalogue_id(session: Session, name: str, day: date) -> str | None:
         return None
 
 
+@dataclass(frozen=True)
+class Finished:
+    """What attribution needs of a job: which model, when it finished, what it trained."""
+
+    id: str
+    model: str
+    finished_at: datetime | None
+    trained_tokens: int | None
+
+
 def billed_for_job(session: Session, *, job: Job) -> str | None:
     """The job's billed training cost where it can be attributed; None otherwise."""
-    if job.finished_at is None or job.trained_tokens is None:
-        return None
-    day = job.finished_at.date()
-    # The day's training lines first: without imported costs a job view costs one indexed read.
-    training = session.exec(
-        select(CostLine).where(CostLine.day == day, CostLine.kind == TRAINING)
-    ).all()
-    if not training:
-        return None
-    model = _catalogue_id(session, job.model, day)
-    lines = [line for line in training if model is not None and line.model == model]
+    finished = Finished(job.id, job.model, job.finished_at, job.trained_tokens)
+    return billed_for_jobs(session, jobs=[finished]).get(job.id)
+
+
+def billed_for_jobs(session: Session, *, jobs: Sequence[Finished]) -> dict[str, str | None]:
+    """Each job's billed training cost where it can be attributed (None otherwise), in a fixed
+    number of queries however many jobs: the spend report by job asks for every job at once."""
+    out: dict[str, str | None] = {job.id: None for job in jobs}
+    days = {job.finished_at.date() for job in jobs if _trained(job)}
+    if not days:
+        return out
+    first, last = min(days), max(days)
+    # The days' training lines first: without imported costs this is the only read.
+    lines: dict[tuple[date, str | None], list[CostLine]] = defaultdict(list)
+    for line in session.exec(
+        select(CostLine).where(
+            CostLine.kind == TRAINING, col(CostLine.day) >= first, col(CostLine.day) <= last
+        )
+    ):
+        lines[(line.day, line.model)].append(line)
     if not lines:
-        return None
-    exact = [line for line in lines if line.quantity == job.trained_tokens]
-    if len(exact) == 1:
-        return format_usd(exact[0].amount)
-    start = job.finished_at.replace(hour=0, minute=0, second=0, microsecond=0)
-    end = start + timedelta(days=1)
-    siblings = session.exec(
-        select(func.count())
-        .select_from(Job)
-        .where(
+        return out
+    billed_days = {day for day, _ in lines}
+    siblings = _jobs_finishing(session, first=first, last=last)
+    models: dict[tuple[str, date], str | None] = {}
+    for job in jobs:
+        if not _trained(job):
+            continue
+        assert job.finished_at is not None and job.trained_tokens is not None
+        day = job.finished_at.date()
+        if day not in billed_days:
+            continue
+        if (job.model, day) not in models:
+            models[(job.model, day)] = _catalogue_id(session, job.model, day)
+        model = models[(job.model, day)]
+        of_model = lines.get((day, model), []) if model is not None else []
+        if not of_model:
+            continue
+        exact = [line for line in of_model if line.quantity == job.trained_tokens]
+        if len(exact) == 1:
+            out[job.id] = format_usd(exact[0].amount)
+        elif siblings[(job.model, day)] == 1:  # the only job of its model billed that day
+            out[job.id] = format_usd(sum((line.amount for line in of_model), Decimal(0)))
+    return out
+
+
+def _trained(job: Finished) -> bool:
+    return job.finished_at is not None and job.trained_tokens is not None
+
+
+def _jobs_finishing(session: Session, *, first: date, last: date) -> Counter[tuple[str, date]]:
+    """Jobs that trained, per launched model and UTC day they finished, ``first`` to ``last``."""
+    start = datetime.combine(first, time.min, UTC)
+    end = datetime.combine(last + timedelta(days=1), time.min, UTC)
+    rows = session.exec(
+        select(Job.model, Job.finished_at).where(
             col(Job.trained_tokens).is_not(None),
             col(Job.finished_at) >= start,
             col(Job.finished_at) < end,
-            Job.model == job.model,
         )
-    ).one()
-    if siblings != 1:
-        return None
-    return format_usd(sum((line.amount for line in lines), Decimal(0)))
+    )
+    return Counter((model, finished.date()) for model, finished in rows if finished is not None)
 
 
 def billed_training(
@@ -118,9 +160,17 @@ def add_billed(
 ) -> None:
     """Set ``billed_usd`` on the spend report's rows where OpenAI's figure is known."""
     if group_by == "job":
+        start = datetime.combine(date_from, time.min, UTC)
+        end = datetime.combine(date_to + timedelta(days=1), time.min, UTC)
+        # The report's jobs are those created in the range: read what attribution needs of them.
+        found = session.exec(
+            select(Job.id, Job.model, Job.finished_at, Job.trained_tokens).where(
+                col(Job.created_at) >= start, col(Job.created_at) < end
+            )
+        )
+        billed = billed_for_jobs(session, jobs=[Finished(*row) for row in found])
         for row in rows:
-            job = session.get(Job, row.group)
-            row.billed_usd = None if job is None else billed_for_job(session, job=job)
+            row.billed_usd = billed.get(row.group)
     else:
         billed = billed_training(
             session, date_from=date_from, date_to=date_to, group_by=group_by,
