@@ -46,9 +46,9 @@ def engine(database_url: str) -> Iterator[Engine]:
     engine = create_db_engine(database_url)
     migrate(engine)
     with session_scope(engine) as session:
-        # Two mini jobs on the 10th (two projects' lines), told apart by the line's quantity; one more on the 11th
-        # whose line matches no quantity but is the only mini job that day; two gpt-4o jobs on
-        # the 10th and one gpt-4o line matching neither: not attributable.
+        # Two mini jobs on the 10th (two projects' lines), told apart by the lines' quantities;
+        # one more on the 11th whose line matches no quantity but is the only mini job that day;
+        # two gpt-4o jobs on the 10th and one gpt-4o line matching neither: not attributable.
         for row in (
             job("mini_a", MINI, 100_000),
             job("mini_b", MINI, 250_000),
