@@ -65,12 +65,14 @@ class Settings(BaseSettings):
     ui_session_idle_seconds: float = Field(
         1800.0,
         gt=0,
+        le=366 * 86400,
         description="a dashboard session unused this long is over (30 minutes; its last use is "
         "recorded at most once a minute)",
     )
     ui_session_max_seconds: float = Field(
         28800.0,
         gt=0,
+        le=366 * 86400,
         description="a dashboard session is over this long after sign-in, used or not (8 hours)",
     )
 

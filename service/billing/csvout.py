@@ -6,6 +6,7 @@ import csv
 import io
 
 from service.billing.schemas import ReconciliationReport, ReconciliationRow
+from service.csvcells import defused
 
 FIGURES = [
     "currency",
@@ -19,9 +20,9 @@ FIGURES = [
 
 
 def _text(value: str) -> str:
-    # Spreadsheet apps execute cells starting with these characters (CSV injection). Only
-    # free text is guarded: the figures are ours, and a negative difference must stay a number.
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+    # Only free text is defused: the figures are ours, and a negative difference must stay a
+    # number.
+    return defused(value)
 
 
 def _line(row: ReconciliationRow, groups: list[str]) -> list[str]:

@@ -24,6 +24,8 @@ from service.prices.service import load_reference
 from service.reports.schemas import SpendRow
 
 TRAINING = "training"
+# Ratecard's figures are US dollars: a line billed in another currency is not added to them.
+USD = "usd"
 
 
 def _catalogue_id(session: Session, name: str, day: date) -> str | None:
@@ -53,7 +55,11 @@ def billed_for_jobs(session: Session, *, jobs: Sequence[Finished]) -> dict[str, 
     """Each job's billed training cost where it can be attributed (None otherwise), in a fixed
     number of queries however many jobs: the spend report by job asks for every job at once."""
     out: dict[str, str | None] = {job.id: None for job in jobs}
-    days = {job.finished_at.date() for job in jobs if _trained(job)}
+    days = {
+        job.finished_at.date()
+        for job in jobs
+        if job.finished_at is not None and job.trained_tokens is not None
+    }
     if not days:
         return out
     first, last = min(days), max(days)
@@ -61,7 +67,10 @@ def billed_for_jobs(session: Session, *, jobs: Sequence[Finished]) -> dict[str, 
     lines: dict[tuple[date, str | None], list[CostLine]] = defaultdict(list)
     for line in session.exec(
         select(CostLine).where(
-            CostLine.kind == TRAINING, col(CostLine.day) >= first, col(CostLine.day) <= last
+            CostLine.kind == TRAINING,
+            CostLine.currency == USD,
+            col(CostLine.day) >= first,
+            col(CostLine.day) <= last,
         )
     ):
         lines[(line.day, line.model)].append(line)
@@ -118,6 +127,7 @@ def billed_training(
     lines = session.exec(
         select(CostLine).where(
             CostLine.kind == TRAINING,
+            CostLine.currency == USD,
             col(CostLine.day) >= date_from,
             col(CostLine.day) <= date_to,
         )
@@ -142,6 +152,7 @@ def billed_total(session: Session, *, date_from: date, date_to: date) -> Decimal
     lines = session.exec(
         select(CostLine).where(
             CostLine.kind == TRAINING,
+            CostLine.currency == USD,
             col(CostLine.day) >= date_from,
             col(CostLine.day) <= date_to,
         )
@@ -168,9 +179,9 @@ def add_billed(
                 col(Job.created_at) >= start, col(Job.created_at) < end
             )
         )
-        billed = billed_for_jobs(session, jobs=[Finished(*row) for row in found])
+        per_job = billed_for_jobs(session, jobs=[Finished(*row) for row in found])
         for row in rows:
-            row.billed_usd = billed.get(row.group)
+            row.billed_usd = per_job.get(row.group)
     else:
         billed = billed_training(
             session, date_from=date_from, date_to=date_to, group_by=group_by,

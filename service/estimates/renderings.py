@@ -19,6 +19,7 @@ from typing import Any
 from pydantic_core import to_json
 
 from pricing.money import format_usd
+from service.csvcells import defused
 
 CSV_COLUMNS = [
     "id",
@@ -37,8 +38,6 @@ CSV_COLUMNS = [
 ]
 # Fields of the stored result (an estimate whose kind lacks one has an empty cell).
 _RESULT_FIELDS = CSV_COLUMNS[8:]
-# Spreadsheet apps execute cells that start with these characters (CSV injection).
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _defused(value: object) -> str:
@@ -46,7 +45,7 @@ def _defused(value: object) -> str:
     if value is None:
         return ""
     text = value if isinstance(value, str) else _plain(value)
-    return "'" + text if text.startswith(_FORMULA_STARTS) else text
+    return defused(text)
 
 
 def _plain(value: object) -> str:

@@ -33,10 +33,11 @@ def run_watcher(settings: Settings) -> int:
     observe_watcher(watcher, metrics)
     try:
         metrics_server = start_watcher_metrics(metrics, engine, settings)
-    except OSError as exc:  # the port is taken, or the address is not this host's
+    except (OSError, RuntimeError) as exc:  # the port is taken, not this host's, or no start
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
         sys.stderr.write(
             f"ratecard watcher: cannot serve /metrics on {settings.watcher_metrics_address}: "
-            f"{exc.strerror or exc}\n"
+            f"{reason}\n"
         )
         engine.dispose()
         return 2

@@ -11,7 +11,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from service.deps import bearer_credentials, cached_caller
+from service.deps import bearer_credentials, own_read_key
 from service.observability.metrics import Metrics
 from service.settings import Settings
 
@@ -29,7 +29,9 @@ async def _authorise(request: Request, settings: Settings) -> None:
         and hmac.compare_digest(credentials.credentials.encode(), token.get_secret_value().encode())
     ):
         return
-    await cached_caller(request, credentials, scope="read")
+    # Checked against the api_keys table, not only the key cache: a key revoked on any replica
+    # (the watcher revokes none itself, so its cache would never learn) is refused at once.
+    await run_in_threadpool(own_read_key, request, credentials)
 
 
 def install_metrics_endpoint(app: FastAPI, metrics: Metrics, settings: Settings) -> None:

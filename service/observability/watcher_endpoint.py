@@ -72,6 +72,7 @@ class MetricsServer:
         deadline = time.monotonic() + START_TIMEOUT_SECONDS
         while not self._server.started:
             if not self._thread.is_alive() or time.monotonic() > deadline:
+                self.stop()  # the socket is bound: give the port back
                 raise RuntimeError(f"the metrics endpoint did not start on {self.host}:{self.port}")
             time.sleep(0.01)
         log.info("serving the watcher's /metrics on %s:%s", self.host, self.port)

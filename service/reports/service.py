@@ -26,6 +26,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel import Session
 
 from pricing.money import format_usd
+from service.csvcells import defused
 from service.errors import InvalidInput
 from service.jobs.costs import spend_basis_sql
 from service.jobs.models import (
@@ -208,7 +209,7 @@ def default_range(today: date) -> tuple[date, date]:
 
 
 def training_spend(
-    session: Session, *, date_from: date, date_to: date, group_by: GroupBy
+    session: Session, *, date_from: date, date_to: date, group_by: GroupBy, billed: bool = True
 ) -> SpendReport:
     """Jobs created from ``date_from`` to ``date_to`` (inclusive, UTC), grouped, sorted by group.
 
@@ -217,6 +218,9 @@ def training_spend(
     """
     if date_from > date_to:
         raise InvalidInput(f"`from` ({date_from}) is after `to` ({date_to})")
+    if date_to >= date.max:
+        # The range ends at the start of the day after `to`, which does not exist.
+        raise InvalidInput(f"`to` must be before {date.max}")
     start = datetime.combine(date_from, time.min, UTC)
     end = datetime.combine(date_to + timedelta(days=1), time.min, UTC)
     jobs: Table = Job.__table__  # type: ignore[attr-defined]
@@ -244,12 +248,13 @@ def training_spend(
     for group in groups.values():
         total.add(group)
     rows, totals = [groups[k].row(k) for k in keys], total.row("total")
-    from service.billing.training import add_billed  # billing reads jobs; reports shows both
+    if billed:
+        from service.billing.training import add_billed  # billing reads jobs; reports shows both
 
-    add_billed(
-        session, rows=rows, totals=totals, date_from=date_from, date_to=date_to,
-        group_by=group_by,
-    )  # fmt: skip
+        add_billed(
+            session, rows=rows, totals=totals, date_from=date_from, date_to=date_to,
+            group_by=group_by,
+        )  # fmt: skip
     return SpendReport(
         **{"from": date_from, "to": date_to},
         group_by=group_by,
@@ -293,9 +298,7 @@ JOB_COLUMNS = ["team", "model", "status", "openai_job_id", "created_at"]
 
 
 def _cell(value: object) -> str:
-    # Spreadsheet apps execute cells starting with these characters (CSV injection).
-    text = str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+    return defused(str(value))
 
 
 def to_csv(report: SpendReport) -> str:

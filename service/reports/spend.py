@@ -94,6 +94,7 @@ def _training(
     report = training_spend(
         session, date_from=date_from, date_to=date_to,
         group_by="month" if group_by == "kind" else group_by,
+        billed=False,  # this report reads the bill itself, every kind alike (_billed)
     )  # fmt: skip
     rows = report.rows if group_by != "kind" else ([report.totals] if report.totals.jobs else [])
     for row in rows:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 
+from service.csvcells import defused
 from service.reports.schemas import KindSpendReport, KindSpendRow
 
 COLUMNS = [
@@ -26,18 +27,12 @@ COLUMNS = [
 UNKNOWN = "unknown"
 
 
-def _text(value: str) -> str:
-    # Spreadsheet apps execute cells starting with these characters (CSV injection): team and
-    # model names are people's text.
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
-
-
 def _line(row: KindSpendRow) -> list[str]:
     data = row.model_dump()
     cells = ["" if data[c] is None else str(data[c]) for c in COLUMNS[:-1]]
     if row.actual_usd is None:
         cells[COLUMNS.index("actual_usd")] = UNKNOWN
-    return [_text(row.group), *cells, _text(" ".join(row.unpriced))]
+    return [defused(row.group), *cells, defused(" ".join(row.unpriced))]
 
 
 def to_csv(report: KindSpendReport) -> str:

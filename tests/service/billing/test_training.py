@@ -32,10 +32,15 @@ def job(job_id: str, model: str, tokens: int, *, finished: date = DAY) -> Job:
 
 
 def training_line(
-    day: date, model: str, amount: str, quantity: int, project: str = "proj_1"
+    day: date,
+    model: str,
+    amount: str,
+    quantity: int,
+    project: str = "proj_1",
+    currency: str = "usd",
 ) -> CostLine:
     return CostLine(
-        day=day, project_id=project, line_item=f"ft-{model} training", currency="usd",
+        day=day, project_id=project, line_item=f"ft-{model} training", currency=currency,
         amount=Decimal(amount), quantity=quantity, import_id=1, model=model, kind="training",
         component="training", fine_tuned=True,
     )  # fmt: skip
@@ -59,6 +64,8 @@ def engine(database_url: str) -> Iterator[Engine]:
             training_line(DAY, MINI, "0.75", 250_000, project="proj_2"),
             training_line(date(2025, 3, 11), MINI, "0.93", 310_000),
             training_line(DAY, GPT4O, "0.75", 30_000),
+            # Billed in euros: not added to dollar figures, whatever it matches.
+            training_line(DAY, MINI, "9.00", 100_000, project="proj_3", currency="eur"),
         ):
             session.add(row)
     yield engine
@@ -70,6 +77,9 @@ def test_billed__by_job_attributes_exact_quantities_and_lone_jobs_only(engine: E
         report = training_spend(
             session, date_from=date(2025, 3, 1), date_to=date(2025, 3, 31), group_by="job"
         )
+        by_month = training_spend(
+            session, date_from=date(2025, 3, 1), date_to=date(2025, 3, 31), group_by="month"
+        )
         views = {j: billed_for_job(session, job=session.get_one(Job, j)) for j in ("mini_a",)}
 
     billed = {row.group: row.billed_usd for row in report.rows}
@@ -80,7 +90,8 @@ def test_billed__by_job_attributes_exact_quantities_and_lone_jobs_only(engine: E
         "big_a": None,  # two gpt-4o jobs, one line matching neither: cannot be told apart
         "big_b": None,
     }
-    assert report.totals.billed_usd == "2.73"
+    assert report.totals.billed_usd == "2.73"  # dollars only
+    assert [row.billed_usd for row in by_month.rows] == ["2.73"]
     assert views == {"mini_a": "0.30"}  # the job view gives the report's figure
 
 

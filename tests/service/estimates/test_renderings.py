@@ -111,3 +111,22 @@ def test_renderings__times_are_utc_with_a_z_in_json_and_an_offset_in_csv():
     assert '"created_at":"2026-01-02T03:04:05Z"' in summary_json(_row())
     assert '"cost_usd":"1.50"' in summary_json(_row())
     assert renderings(row) == {"summary": summary_json(row), "csv_line": csv_line(row)}
+
+
+def test_renderings__format_changes_come_with_a_migration_that_renders_again() -> None:
+    """Every stored estimate keeps the summary and CSV line it was rendered with. A change to
+    the export's columns or to EstimateSummary's fields reaches new estimates only: whoever makes
+    it must add a migration that renders the stored ones again (as 0020 rendered the first), or
+    old and new rows would differ in one export. Then update this list."""
+    from service.estimates.renderings import CSV_COLUMNS
+    from service.estimates.schemas import EstimateSummary
+
+    assert list(EstimateSummary.model_fields) == [
+        "id", "kind", "requested_by", "created_at", "model", "as_of", "price_version",
+        "cost_usd", "inputs", "result",
+    ]  # fmt: skip
+    assert CSV_COLUMNS == [
+        "id", "kind", "created_at", "requested_by", "model", "as_of", "price_version", "cost_usd",
+        "billing_tokens", "n_epochs", "charged_tokens", "cost_per_request_usd",
+        "cost_per_month_usd",
+    ]  # fmt: skip

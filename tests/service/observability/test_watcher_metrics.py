@@ -16,6 +16,8 @@ import httpx
 import pytest
 from pydantic import ValidationError
 
+from service.auth.service import create_key, revoke_key
+from service.db import session_scope
 from service.jobs.watcher import JobWatcher
 from service.observability.background import observe_watcher
 from service.observability.metrics import Metrics
@@ -93,6 +95,25 @@ def test_watcher_metrics__key_mode_needs_the_token_or_a_read_key(
     assert "ratecard_watcher_ticks_total" not in anonymous.text
     scrape(server, ADMIN_SECRET)  # an API key with the read scope, checked in the database
     assert httpx.get(url(server).replace("/metrics", "/docs"), timeout=5).status_code == 404
+
+
+def test_watcher_metrics__a_read_key_revoked_elsewhere_is_refused_at_once(
+    env: JobsEnv, watcher_process: tuple[JobWatcher, Metrics, MetricsServer]
+) -> None:
+    _, _, server = watcher_process
+    engine = env.app.state.engine
+    with session_scope(engine) as session:
+        key, secret = create_key(session, name="grafana", scopes=["read"])
+    scrape(server, secret)  # known to the watcher's key cache from now on
+
+    # Revoked by a service replica: the watcher itself never revokes keys, so only the
+    # database can tell it.
+    with session_scope(engine) as session:
+        revoke_key(session, key_id=key.id)
+    refused = httpx.get(url(server), headers={"Authorization": f"Bearer {secret}"}, timeout=5)
+
+    assert refused.status_code == 401
+    assert "ratecard_watcher_ticks_total" not in refused.text
 
 
 @SQLITE_ONLY

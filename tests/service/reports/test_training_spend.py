@@ -182,6 +182,11 @@ def test_report__bad_parameters_are_422_and_it_needs_a_key(env: JobsEnv) -> None
         env.reader.get("/v1/reports/training-spend.csv", params={"from": "yesterday"}).status_code
         == 422
     )
+    for path in ("/v1/reports/training-spend", "/v1/reports/training-spend.csv"):
+        # The last date there is: the range would end on a day that does not exist.
+        last = env.reader.get(path, params={"from": "2026-01-01", "to": "9999-12-31"})
+        assert last.status_code == 422, last.text
+        assert "9999-12-31" in last.json()["detail"]
     assert env.reader.get("/v1/reports/training-spend").json()["rows"] == []
     from tests.service.conftest import client_for
 
