@@ -30,6 +30,14 @@ def _range(date_from: date | None, date_to: date | None) -> tuple[date, date]:
     return date_from or first, date_to or last
 
 
+def _csv(text: str, filename: str) -> Response:
+    return Response(
+        text,
+        media_type="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
 @router.get(
     "/v1/reports/training-spend",
     response_model=SpendReport,
@@ -64,11 +72,7 @@ def training_spend_csv(
     start, end = _range(date_from, date_to)
     report = service.training_spend(session, date_from=start, date_to=end, group_by=group_by)
     name = f"training-spend-{start.isoformat()}-{end.isoformat()}-by-{group_by}.csv"
-    return Response(
-        service.to_csv(report),
-        media_type="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
-    )
+    return _csv(service.to_csv(report), name)
 
 
 SpendGroupBy = Annotated[spend.GroupBy, Query(description="month | team | model | kind")]
@@ -122,8 +126,4 @@ def spend_report_csv(
     report = spend.spend_by_kind(
         session, date_from=start, date_to=end, group_by=group_by, kind=kind
     )
-    return Response(
-        spend_csv.to_csv(report),
-        media_type="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="{spend_csv.filename(report)}"'},
-    )
+    return _csv(spend_csv.to_csv(report), spend_csv.filename(report))
