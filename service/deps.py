@@ -15,6 +15,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
+from starlette.datastructures import State
 
 from service.auth.cache import KeyCache
 from service.auth.last_used import LastUsed
@@ -105,9 +106,7 @@ def checked_key(
             keys.forget(secret)  # revoked since it was cached (key_first_route let it in)
             raise
         keys.put(secret, principal)
-    last_used: LastUsed = state.last_used
-    if last_used.due(principal.key_id):
-        last_used.record(state.engine, principal.key_id)
+    _note_use(state, principal.key_id)
     return principal
 
 
@@ -192,9 +191,7 @@ def _keyed_read(
         if cached is not None and cached.has(scope):
             result = read(connection, cached.key_id)
             if result is not None:
-                last_used: LastUsed = state.last_used
-                if last_used.due(cached.key_id):
-                    last_used.record(engine, cached.key_id)
+                _note_use(state, cached.key_id)
                 return result
         # Not cached, or revoked since: the api_keys table decides (401 when revoked).
         principal = checked_key(connection, request, credentials)
@@ -204,6 +201,13 @@ def _keyed_read(
             keys.forget(secret)
             raise NotAuthenticated("invalid or revoked API key")
         return result
+
+
+def _note_use(state: State, key_id: int) -> None:
+    """Record the key's use, at most as often as LastUsed allows (a write)."""
+    last_used: LastUsed = state.last_used
+    if last_used.due(key_id):
+        last_used.record(state.engine, key_id)
 
 
 def require_scope(principal: Principal, scope: str) -> None:

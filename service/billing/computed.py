@@ -133,22 +133,26 @@ def _usage(
                 entry.add(None, 0, None)
                 entry.problems.append(str(exc))
             continue
-        quote: PriceQuote | PricingError
+        quote: PriceQuote | None = None
         try:
             quote = reference.book.quote(resolved.id, as_of=day, overrides=reference.overrides)
         except PricingError as exc:
-            quote = exc
+            unpriced = exc  # every line of the day is unknown, never zero
         for (kind, component), tokens in sorted(split.items()):
             tier = "standard" if kind == "inference" else kind
-            if component == "cache_write" and not _has_price(quote, component, tier, resolved):
+            if (
+                component == "cache_write"
+                and quote is not None
+                and not _has_price(quote, component, tier, resolved)
+            ):
                 component = "input"  # no cache-write price (before GPT-5.6): billed as input
             key = (day, resolved.id, kind, component, resolved.fine_tuned)
             entry = out.setdefault(key, Computed())
             entry.names.add(name)
             field_name = price_field(component, tier=tier, fine_tuned=resolved.fine_tuned)
             try:
-                if isinstance(quote, PricingError):
-                    raise quote
+                if quote is None:
+                    raise unpriced
                 price = quote.require(field_name)
             except PricingError as exc:
                 entry.add(None, tokens, None)  # unknown, never zero
@@ -157,13 +161,8 @@ def _usage(
             entry.add(cost_of_tokens(tokens, price), tokens, quote.version)
 
 
-def _has_price(
-    quote: PriceQuote | PricingError, component: str, tier: str, model: ResolvedModel
-) -> bool:
-    """Whether the day's prices name one for the component; an unknown quote is not told apart
-    here (its error is reported on the line the tokens land on)."""
-    if isinstance(quote, PricingError):
-        return True
+def _has_price(quote: PriceQuote, component: str, tier: str, model: ResolvedModel) -> bool:
+    """Whether the day's prices name one for the component."""
     name = price_field(component, tier=tier, fine_tuned=model.fine_tuned)
     return quote.prices.get(name) is not None
 

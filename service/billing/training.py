@@ -20,7 +20,7 @@ from pricing.errors import PricingError
 from pricing.money import format_usd
 from service.billing.models import CostLine
 from service.jobs.models import Job
-from service.prices.service import load_reference
+from service.prices.service import Reference, load_reference
 from service.reports.schemas import SpendRow
 
 TRAINING = "training"
@@ -28,9 +28,11 @@ TRAINING = "training"
 USD = "usd"
 
 
-def _catalogue_id(session: Session, name: str, day: date) -> str | None:
+def catalogue_id(reference: Reference, name: str, day: date) -> str | None:
+    """The catalogue's id for a model name on a day, as OpenAI's bill names the model; None for
+    a name the catalogue does not know."""
     try:
-        return load_reference(session).catalogue.resolve(name, as_of=day).id
+        return reference.catalogue.resolve(name, as_of=day).id
     except PricingError:
         return None
 
@@ -78,16 +80,16 @@ def billed_for_jobs(session: Session, *, jobs: Sequence[Finished]) -> dict[str, 
         return out
     billed_days = {day for day, _ in lines}
     siblings = _jobs_finishing(session, first=first, last=last)
+    reference = load_reference(session)
     models: dict[tuple[str, date], str | None] = {}
     for job in jobs:
-        if not _trained(job):
+        if job.finished_at is None or job.trained_tokens is None:
             continue
-        assert job.finished_at is not None and job.trained_tokens is not None
         day = job.finished_at.date()
         if day not in billed_days:
             continue
         if (job.model, day) not in models:
-            models[(job.model, day)] = _catalogue_id(session, job.model, day)
+            models[(job.model, day)] = catalogue_id(reference, job.model, day)
         model = models[(job.model, day)]
         of_model = lines.get((day, model), []) if model is not None else []
         if not of_model:
@@ -98,10 +100,6 @@ def billed_for_jobs(session: Session, *, jobs: Sequence[Finished]) -> dict[str, 
         elif siblings[(job.model, day)] == 1:  # the only job of its model billed that day
             out[job.id] = format_usd(sum((line.amount for line in of_model), Decimal(0)))
     return out
-
-
-def _trained(job: Finished) -> bool:
-    return job.finished_at is not None and job.trained_tokens is not None
 
 
 def _jobs_finishing(session: Session, *, first: date, last: date) -> Counter[tuple[str, date]]:
@@ -141,8 +139,9 @@ def billed_training(
     by_model: dict[str, Decimal] = {}
     for line in lines:
         by_model[line.model or ""] = by_model.get(line.model or "", Decimal(0)) + line.amount
+    reference = load_reference(session)
     for label in labels:  # the report groups by the name jobs were launched with
-        model = _catalogue_id(session, label, date_to)
+        model = catalogue_id(reference, label, date_to)
         if model is not None and model in by_model:
             out[label] = by_model.pop(model)
     return out

@@ -90,14 +90,16 @@ def csv_line(row: Mapping[str, Any]) -> str:
         format_usd(row["cost_usd"]),
         *(result.get(name) for name in _RESULT_FIELDS),
     ]
-    buffer = io.StringIO()
-    csv.writer(buffer).writerow([_defused(cell) for cell in cells])
-    return buffer.getvalue()
+    return _csv_text([_defused(cell) for cell in cells])
 
 
 def csv_header() -> str:
+    return _csv_text(CSV_COLUMNS)
+
+
+def _csv_text(cells: list[str]) -> str:
     buffer = io.StringIO()
-    csv.writer(buffer).writerow(CSV_COLUMNS)
+    csv.writer(buffer).writerow(cells)
     return buffer.getvalue()
 
 

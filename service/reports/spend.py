@@ -24,11 +24,11 @@ from typing import Literal
 
 from sqlmodel import Session, col, select
 
-from pricing.errors import PricingError
 from pricing.money import format_usd
 from service.billing.computed import usage_figures
 from service.billing.lineitems import split_line_item
 from service.billing.models import CostLine
+from service.billing.training import catalogue_id
 from service.errors import InvalidInput
 from service.prices.service import Reference, load_reference
 from service.reports.schemas import (
@@ -150,13 +150,6 @@ def _model_of(line: CostLine) -> str:
     return f"ft-{model}" if inference and line.fine_tuned and line.model else model
 
 
-def _catalogue_id(reference: Reference, name: str, day: date) -> str | None:
-    try:
-        return reference.catalogue.resolve(name, as_of=day).id
-    except PricingError:
-        return None
-
-
 def _billed(
     lines: list[CostLine],
     reference: Reference,
@@ -167,7 +160,7 @@ def _billed(
 ) -> None:
     # Jobs are grouped by the model they were launched with; OpenAI bills the catalogue's id.
     launched = {
-        _catalogue_id(reference, group, date_to): group
+        catalogue_id(reference, group, date_to): group
         for group, kind in list(cells)
         if kind == "training" and group_by == "model"
     }

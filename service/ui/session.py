@@ -26,7 +26,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, delete, or_, select, update
+from sqlalchemy import Executable, bindparam, delete, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col
@@ -96,16 +96,14 @@ def prune(session: Session, *, now: datetime, timeouts: Timeouts) -> int:
     A short transaction of its own, so a failure (or a lock another replica's prune holds) never
     costs the sign-in more than a log line.
     """
-    engine = session.get_bind().engine
-    try:
-        with write_transaction(engine) as connection:
-            pruned = connection.execute(delete(_SESSIONS).where(_ended(now=now, timeouts=timeouts)))
-    except SQLAlchemyError as exc:
-        log.warning("could not prune ended dashboard sessions: %s", exc)
-        return 0
-    if pruned.rowcount:
-        log.info("pruned %s ended dashboard sessions", pruned.rowcount)
-    return int(pruned.rowcount)
+    pruned = _write_aside(
+        session,
+        delete(_SESSIONS).where(_ended(now=now, timeouts=timeouts)),
+        failing="prune ended dashboard sessions",
+    )
+    if pruned:
+        log.info("pruned %s ended dashboard sessions", pruned)
+    return pruned
 
 
 def sign_in(
@@ -168,30 +166,37 @@ def resume(session: Session, *, token: str | None, now: datetime, timeouts: Time
     return UiSession(principal, _csrf(token), expires, digest)
 
 
+def _write_aside(session: Session, statement: Executable, *, failing: str) -> int:
+    """Run a write in a short transaction of its own; the rows it touched, 0 when it failed.
+
+    Like LastUsed: on PostgreSQL a write in the request's transaction would hold its row lock for
+    the whole page and make the session's other requests wait. A failed write is logged, never a
+    failed page (a session refused stays refused; the next sign-in prunes its row).
+    """
+    try:
+        with write_transaction(session.get_bind().engine) as connection:
+            return int(connection.execute(statement).rowcount)
+    except SQLAlchemyError as exc:
+        log.warning("could not %s: %s", failing, exc)
+        return 0
+
+
 def _touch(session: Session, digest: str, now: datetime) -> None:
-    # A short transaction of its own, like LastUsed: on PostgreSQL an UPDATE in the request's
-    # transaction would hold the row lock for the whole page, and make the session's other
-    # requests wait. A failed write is logged, never a failed page.
-    engine = session.get_bind().engine
-    statement = (
+    _write_aside(
+        session,
         update(_SESSIONS)
         .where(col(UiSessionRow.token_digest) == digest, col(UiSessionRow.last_seen_at) < now)
-        .values(last_seen_at=now)
+        .values(last_seen_at=now),
+        failing="record the use of a dashboard session",
     )
-    try:
-        with write_transaction(engine) as connection:
-            connection.execute(statement)
-    except SQLAlchemyError as exc:
-        log.warning("could not record the use of a dashboard session: %s", exc)
 
 
 def _forget(session: Session, digest: str) -> None:
-    engine = session.get_bind().engine
-    try:
-        with write_transaction(engine) as connection:
-            connection.execute(delete(_SESSIONS).where(col(UiSessionRow.token_digest) == digest))
-    except SQLAlchemyError as exc:  # refused regardless; the next sign-in prunes it
-        log.warning("could not delete an ended dashboard session: %s", exc)
+    _write_aside(
+        session,
+        delete(_SESSIONS).where(col(UiSessionRow.token_digest) == digest),
+        failing="delete an ended dashboard session",
+    )
 
 
 def sign_out(session: Session, ui: UiSession) -> None:
